@@ -1,0 +1,55 @@
+"""Request and response bodies."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from target_app.core.passwords import MAX_PASSWORD_BYTES
+
+
+class RegisterIn(BaseModel):
+    email: str = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
+    password: str = Field(min_length=8, max_length=256)
+
+    @field_validator("password")
+    @classmethod
+    def _fits_bcrypt(cls, value: str) -> str:
+        if len(value.encode()) > MAX_PASSWORD_BYTES:
+            raise ValueError(f"password must be at most {MAX_PASSWORD_BYTES} bytes in UTF-8")
+        return value
+
+
+class UserOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    email: str
+    is_active: bool
+    role: str
+
+
+class TokenPair(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: str = "bearer"
+    expires_in: int | None
+
+
+class RefreshIn(BaseModel):
+    refresh_token: str = Field(max_length=8192)
+
+
+class LogoutIn(BaseModel):
+    refresh_token: str | None = Field(default=None, max_length=8192)
+
+
+class EmailIn(BaseModel):
+    email: str = Field(min_length=3, max_length=254)
+
+
+class VerifyEmailIn(BaseModel):
+    token: str = Field(min_length=1, max_length=1024)
+
+
+class Message(BaseModel):
+    detail: str
