@@ -1,1 +1,242 @@
-"""The probe suite's pytest plugin (filled in by the harness)."""
+"""The probe suite's pytest plugin: options, the target and its sessions, verdicts and reports.
+
+Loaded by the root ``conftest.py`` in a checkout, and by the ``pytest11`` entry point after
+``pip install``. It stays inert for tests that carry no ``check`` marker.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from probes.harness.catalogue import lookup
+from probes.harness.client import ProbeClient, total_sent
+from probes.harness.evidence import Redactor
+from probes.harness.exclusive import traffic_lock
+from probes.harness.launcher import LocalTarget
+from probes.harness.probe import Probe
+from probes.harness.profile import Profile, ProfileError, load_profile
+from probes.harness.results import RESULT_KEY, Recorder, build_result, classify, to_json
+from probes.harness.sessions import SessionPool
+from probes.harness.target import Target
+from probes.harness.verdicts import SEVERITIES, HarnessError, Verdict
+
+RECORDER = pytest.StashKey[Recorder]()
+PROFILE = pytest.StashKey[Profile | None]()
+SENT_BEFORE = pytest.StashKey[int]()
+REDACTOR = pytest.StashKey[Redactor]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("probes", "JWT API probes")
+    # Same name and meaning as pytest-base-url, which may already define it.
+    with contextlib.suppress(ValueError):
+        group.addoption("--base-url", default=None, help="audit the API at this URL (remote mode)")
+    group.addoption("--target-profile", type=Path, help="TOML profile of the API under audit")
+    group.addoption("--target-flaws", default="", help="local mode: planted flaws, e.g. alg_none")
+    group.addoption("--target-workers", type=int, default=4, help="local mode: worker processes")
+    group.addoption(
+        "--target-algorithm", default="HS256", choices=["HS256", "RS256", "ES256"],
+        help="local mode: the target's signing algorithm",
+    )  # fmt: skip
+    group.addoption("--report-dir", type=Path, default=Path("reports"), help="where reports go")
+    group.addoption(
+        "--fail-on", default="medium", choices=SEVERITIES,
+        help="exit non-zero on a finding at or above this severity (default: medium)",
+    )  # fmt: skip
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "check(check_id): the catalogue check this probe decides")
+    config.addinivalue_line(
+        "markers", "exclusive: timing-sensitive; no other probe sends traffic while it runs"
+    )
+    config.stash[RECORDER] = Recorder(config.getoption("report_dir"), config.getoption("fail_on"))
+    config.stash[REDACTOR] = Redactor()
+    config.pluginmanager.register(AuditReporter(config), "probes-audit-reporter")
+    path = config.getoption("target_profile")
+    try:
+        # A broken profile is reported here, before any request is sent.
+        config.stash[PROFILE] = load_profile(path) if path else None
+    except ProfileError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+# --- fixtures ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def target(pytestconfig: pytest.Config) -> Iterator[Target]:
+    """The target under audit: the remote API, or a freshly launched local ``target_app``."""
+    recorder = pytestconfig.stash[RECORDER]
+    base_url = pytestconfig.getoption("base_url")
+    profile = pytestconfig.stash[PROFILE]
+    if base_url or (profile and profile.base_url):
+        if profile is None:
+            raise pytest.UsageError("--base-url needs --target-profile FILE describing the API")
+        url = (base_url or profile.base_url or "").rstrip("/")
+        the_target = Target(url, profile, mode="remote")
+        _describe(recorder, the_target)
+        yield the_target
+        return
+    local = LocalTarget(
+        flaws=pytestconfig.getoption("target_flaws"),
+        workers=pytestconfig.getoption("target_workers"),
+        algorithm=pytestconfig.getoption("target_algorithm"),
+    )
+    try:
+        local.start()
+        the_target = Target(local.base_url, local.profile(), "local", local.flaws, local)
+        _describe(recorder, the_target)
+        yield the_target
+    finally:
+        local.stop()
+
+
+def _describe(recorder: Recorder, target: Target) -> None:
+    recorder.target = {
+        "url": target.base_url,
+        "mode": target.mode,
+        "profile": target.profile.name,
+        "flaws": [f for f in target.flaws.split(",") if f],
+        "workers": target.profile.workers,
+    }
+
+
+@pytest.fixture(scope="session")
+def redactor(pytestconfig: pytest.Config, target: Target) -> Redactor:
+    shared = pytestconfig.stash[REDACTOR]
+    shared.add_secret(target.grey_box_key)
+    return shared
+
+
+@pytest.fixture(scope="session")
+def sessions(target: Target, redactor: Redactor) -> Iterator[SessionPool]:
+    """Logged-in sessions per profile user, logged in once and re-used."""
+    pool = SessionPool(target, redactor)
+    yield pool
+    pool.close()
+
+
+@pytest.fixture
+def client(
+    request: pytest.FixtureRequest, target: Target, redactor: Redactor
+) -> Iterator[ProbeClient]:
+    """A fresh bounded client for one check; its exchanges are the check's evidence."""
+    the_client = ProbeClient(target.base_url, redactor)
+    yield the_client
+    the_client.close()
+
+
+@pytest.fixture
+def probe(request: pytest.FixtureRequest, target: Target, client: ProbeClient) -> Iterator[Probe]:
+    marker = request.node.get_closest_marker("check")
+    if marker is None:
+        raise HarnessError("a probe needs @pytest.mark.check('CHECK-ID')")
+    meta = lookup(marker.args[0])
+    exclusive = request.node.get_closest_marker("exclusive") is not None
+    with traffic_lock(target.base_url, exclusive=exclusive):
+        target.ensure_alive()
+        yield Probe(meta, target, client)
+
+
+# --- verdicts ------------------------------------------------------------------------------------
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    # Requests sent from here to the end of the call are this check's, fixtures' included.
+    item.stash[SENT_BEFORE] = total_sent()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()  # type: ignore[attr-defined]
+    marker = item.get_closest_marker("check")
+    if marker is None or call.when == "teardown":
+        return
+    if call.when == "setup" and report.passed:
+        return
+    verdict, reason = classify(call.excinfo, call.when, report.skipped, report.failed)
+    exc = call.excinfo.value if call.excinfo is not None else None
+    try:
+        meta = lookup(marker.args[0])
+    except ValueError as error:
+        report.longrepr = str(error)
+        return
+    result = build_result(
+        meta,
+        item.nodeid,
+        verdict,
+        reason,
+        exc,
+        requests=total_sent() - item.stash.get(SENT_BEFORE, total_sent()),
+        duration=report.duration,
+    )
+    report.user_properties.append((RESULT_KEY, to_json(result)))
+    if verdict is Verdict.FINDING:
+        report.longrepr = (
+            f"{meta.check_id} [{result.severity}] {result.detail}\n  reproduce: {result.reproduce}"
+        )
+    elif verdict in (Verdict.INCONCLUSIVE, Verdict.ERROR) and not _is_harness_bug(reason):
+        report.longrepr = f"{meta.check_id} {verdict.value}: {reason}"
+
+
+def _is_harness_bug(reason: str | None) -> bool:
+    # Keep the traceback for harness bugs: somebody has to fix them.
+    return bool(reason) and str(reason).startswith("harness error") and "Error:" in str(reason)
+
+
+def _verdict_of(report: pytest.TestReport) -> str | None:
+    for key, value in getattr(report, "user_properties", []):
+        if key == RESULT_KEY:
+            return str(json.loads(value)["verdict"])
+    return None
+
+
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> Any:
+    verdict = _verdict_of(report)
+    if verdict == Verdict.FINDING:
+        return "finding", "F", ("FINDING", {"red": True})
+    if verdict == Verdict.INCONCLUSIVE:
+        return "inconclusive", "I", ("INCONCLUSIVE", {"yellow": True})
+    if verdict == Verdict.ERROR and report.when == "call":
+        return "error", "E", ("ERROR", {"red": True})
+    return None
+
+
+class AuditReporter:
+    """Collects verdicts (also those xdist workers send back) and writes the audit report."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.recorder = config.stash[RECORDER]
+        self.written: Path | None = None
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        for key, value in report.user_properties:
+            if key == RESULT_KEY:
+                self.recorder.add(value)
+
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if hasattr(self.config, "workerinput") or not self.recorder.results:
+            return  # an xdist worker (the controller writes), or no probe ran
+        self.written = self.recorder.write()
+        if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+            failed = self.recorder.gate_failed()
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED if failed else pytest.ExitCode.OK
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if not self.recorder.results:
+            return
+        terminalreporter.section("probe verdicts")
+        for line in self.recorder.terminal_lines():
+            terminalreporter.write_line(line)
+        if self.written:
+            terminalreporter.write_line(f"report: {self.written}")

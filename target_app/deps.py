@@ -6,7 +6,8 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Request, Security, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from target_app.core.config import Settings
@@ -67,7 +68,15 @@ def forbidden(settings: Settings, detail: str) -> HTTPException:
     return HTTPException(status.HTTP_403_FORBIDDEN, detail)
 
 
-def bearer_token(request: Request, settings: SettingsDep) -> str:
+# Declares the bearer scheme in OpenAPI; the header is parsed below, with a size bound first.
+bearer_scheme = HTTPBearer(auto_error=False)
+
+
+def bearer_token(
+    request: Request,
+    settings: SettingsDep,
+    _declared: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)],
+) -> str:
     header = request.headers.get("authorization", "")
     if not header:
         raise unauthenticated(settings, "Not authenticated")

@@ -205,7 +205,13 @@ _CATALOGUE: tuple[Flaw, ...] = (
         "no_security_headers",
         "headers",
         "No security headers at all.",
-        ("HDR-MISSING-NOSNIFF", "HDR-MISSING-FRAME-DENY", "HDR-MISSING-CSP"),
+        (
+            "HDR-MISSING-NOSNIFF",
+            "HDR-MISSING-FRAME-DENY",
+            "HDR-MISSING-CSP",
+            "HDR-MISSING-REFERRER-POLICY",
+            "HDR-MISSING-CACHE-CONTROL",
+        ),
     ),
     Flaw(
         "headers_missing_on_errors_and_preflight",

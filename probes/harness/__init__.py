@@ -1,0 +1,1 @@
+"""The harness under the probes: client, evidence, verdicts, catalogue, profiles, launcher."""

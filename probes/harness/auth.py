@@ -1,0 +1,81 @@
+"""Logging in as a profile user, and the authenticated session that results."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from probes.harness.client import ProbeClient
+from probes.harness.profile import Profile, credentials, dotted, user_refs
+from probes.harness.verdicts import HarnessError
+
+
+class LoginFailed(HarnessError):
+    pass
+
+
+@dataclass
+class AuthSession:
+    role: str
+    access: str
+    refresh: str | None
+    scheme: str
+    # The login answer itself, for checks on token responses (headers, lifetimes).
+    response_headers: httpx.Headers | None = None
+
+    def headers(self, token: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"{self.scheme} {token or self.access}"}
+
+
+def login_request(profile: Profile, username: str, password: str) -> dict[str, Any]:
+    """The httpx keyword arguments for one login attempt with these credentials."""
+    login = profile.login
+    if login.format == "form":
+        return {"data": {login.username_field: username, login.password_field: password}}
+    if login.template:
+        return {"json": _render(json.loads(login.template), username, password)}
+    return {"json": {login.username_field: username, login.password_field: password}}
+
+
+def _render(node: Any, username: str, password: str) -> Any:
+    if isinstance(node, dict):
+        return {k: _render(v, username, password) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_render(v, username, password) for v in node]
+    if isinstance(node, str):
+        return node.replace("{username}", username).replace("{password}", password)
+    return node
+
+
+def login_succeeded(profile: Profile, response: httpx.Response) -> bool:
+    return extract_token(profile, response, profile.tokens.access) is not None
+
+
+def extract_token(profile: Profile, response: httpx.Response, path: str | None) -> str | None:
+    if path is None or not response.is_success:
+        return None
+    try:
+        value = dotted(response.json(), path)
+    except ValueError:
+        return None
+    return value if isinstance(value, str) and value.count(".") == 2 else None
+
+
+def log_in(client: ProbeClient, profile: Profile, role: str) -> AuthSession:
+    ref = user_refs(profile).get(role)
+    if ref is None:
+        raise LoginFailed(f"the profile names no {role!r} user")
+    username, password = credentials(ref)
+    client.redactor.add_secret(password)
+    response = client.post(profile.login.path, **login_request(profile, username, password))
+    access = extract_token(profile, response, profile.tokens.access)
+    if access is None:
+        raise LoginFailed(
+            f"login as {role!r} failed: {profile.login.path} answered {response.status_code} "
+            f"without a token at '{profile.tokens.access}'"
+        )
+    refresh = extract_token(profile, response, profile.tokens.refresh)
+    return AuthSession(role, access, refresh, profile.tokens.scheme, response.headers)

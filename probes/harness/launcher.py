@@ -1,0 +1,224 @@
+"""Launches the local ``target_app`` for an audit and writes the matching profile.
+
+The target runs as its own process group on a free loopback port, with seeded users whose random
+passwords reach the probes only through environment variables named in the generated profile.
+``stop()`` tears the whole group down (workers and any embedded Redis), and is also registered
+with ``atexit`` so a Ctrl-C or a failed start leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import json
+import os
+import secrets
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from probes.harness.profile import Profile, parse_profile
+from probes.harness.verdicts import HarnessError
+
+START_TIMEOUT = 90.0
+ENV_PREFIX = "PROBES_LOCAL_"
+LOGIN_LIMIT = "5/minute"
+SENSITIVE = [
+    {"route": "POST /auth/password-reset", "limit": "3/hour"},
+    {"route": "POST /auth/verify-email", "limit": "5/hour"},
+    {"route": "GET /users/me/export", "limit": "10/hour", "per_user": True},
+]
+ROLES = {
+    "user": {"email": "alice@example.test", "role": "user", "is_active": True},
+    "admin": {"email": "root@example.test", "role": "admin", "is_active": True},
+    "inactive": {"email": "ivan@example.test", "role": "user", "is_active": False},
+}
+
+
+class LaunchError(HarnessError):
+    pass
+
+
+@dataclass
+class LocalTarget:
+    flaws: str
+    workers: int
+    algorithm: str = "HS256"
+    host: str = "127.0.0.1"
+    port: int = 0
+    workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="probes-target-")))
+    process: subprocess.Popen[bytes] | None = None
+    secret: str = field(default_factory=lambda: secrets.token_hex(32))
+    passwords: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def database(self) -> Path:
+        return self.workdir / "target.db"
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / "target.log"
+
+    def start(self) -> None:
+        self.port = _free_port(self.host)
+        seed = self._write_seed()
+        log = self.log_path.open("wb")
+        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            self._command(seed),
+            env=self._environment(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        atexit.register(self.stop)
+        self._wait_healthy()
+
+    def _command(self, seed: Path) -> list[str]:
+        command = [
+            sys.executable, "-m", "target_app",
+            "--host", self.host, "--port", str(self.port),
+            "--workers", str(self.workers),
+            "--seed", str(seed),
+            "--database-url", f"sqlite+aiosqlite:///{self.database}",
+            "--environment", "test",
+            "--algorithm", self.algorithm,
+            "--redis-prefix", f"probes-{secrets.token_hex(4)}",
+            "--diagnostic-headers",
+        ]  # fmt: skip
+        if self.flaws:
+            command += ["--flaws", self.flaws]
+        return command
+
+    def _environment(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DATABASE_URL"}}
+        env["JWT_SECRET"] = self.secret
+        env.pop("TARGET_FLAWS", None)
+        if self.algorithm != "HS256":
+            from target_app.core.keys import generate_private_pem
+
+            self.secret = generate_private_pem(self.algorithm)
+            env["JWT_PRIVATE_KEY"] = self.secret
+        return env
+
+    def _write_seed(self) -> Path:
+        users = []
+        for role, user in ROLES.items():
+            self.passwords[role] = f"Pw-{secrets.token_urlsafe(12)}"
+            users.append({**user, "password": self.passwords[role]})
+        path = self.workdir / "seed.json"
+        path.touch(mode=0o600)
+        path.write_text(json.dumps(users))
+        return path
+
+    def _wait_healthy(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                self.stop()
+                raise LaunchError(f"the local target exited during start-up:\n{self.log_tail()}")
+            try:
+                if httpx.get(f"{self.base_url}/health", timeout=1.0).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        self.stop()
+        raise LaunchError(f"the local target did not answer /health in {START_TIMEOUT:.0f} s")
+
+    def log_tail(self, lines: int = 15) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is None:
+            return
+        if process.poll() is None:
+            _signal_group(process, signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                _signal_group(process, signal.SIGKILL)
+                process.wait(timeout=5)
+        # Workers or the embedded Redis can outlive the supervisor on a hard kill.
+        _signal_group(process, signal.SIGKILL)
+
+    def set_active(self, role: str, active: bool) -> None:
+        """Local-only capability: (de)activate a seeded user straight in the target's database."""
+        with sqlite3.connect(self.database, timeout=15) as db:
+            db.execute(
+                "UPDATE users SET is_active = ? WHERE email = ?", (active, ROLES[role]["email"])
+            )
+
+    def export_credentials(self) -> None:
+        for role, user in ROLES.items():
+            os.environ[f"{ENV_PREFIX}{role.upper()}"] = str(user["email"])
+            os.environ[f"{ENV_PREFIX}{role.upper()}_PASSWORD"] = self.passwords[role]
+        os.environ[f"{ENV_PREFIX}JWT_KEY"] = self.secret
+
+    def profile_data(self) -> dict[str, Any]:
+        return {
+            "name": "local target_app",
+            "base_url": self.base_url,
+            "workers": self.workers,
+            "login": {"path": "/auth/login", "format": "form", "failure_statuses": [401]},
+            "tokens": {"access": "access_token", "refresh": "refresh_token", "scheme": "Bearer"},
+            "endpoints": {
+                "refresh": "/auth/refresh",
+                "logout": "/auth/logout",
+                "registration": "/auth/register",
+            },
+            "routes": {
+                "protected": ["GET /users/me", "GET /users/me/export"],
+                "admin": "GET /admin/users",
+            },
+            "users": {
+                role: {
+                    "username_env": f"{ENV_PREFIX}{role.upper()}",
+                    "password_env": f"{ENV_PREFIX}{role.upper()}_PASSWORD",
+                }
+                for role in ROLES
+            },
+            "expectations": {
+                "access_max_lifetime": 900,
+                "refresh_max_lifetime": 7 * 24 * 3600,
+                "cors_allowed_origins": ["https://app.example.com"],
+                "login_limit": LOGIN_LIMIT,
+                "sensitive_routes": SENSITIVE,
+                "openapi": "/openapi.json",
+                "health": "/health",
+            },
+            "grey_box": {"secret_env": f"{ENV_PREFIX}JWT_KEY", "algorithm": self.algorithm},
+        }
+
+    def profile(self) -> Profile:
+        self.export_credentials()
+        return parse_profile(self.profile_data(), source="generated local profile")
+
+
+def _free_port(host: str) -> int:
+    from target_app.embedded_redis import free_port
+
+    return free_port(host)
+
+
+def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, sig)

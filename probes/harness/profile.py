@@ -1,0 +1,224 @@
+"""Target profiles: a TOML file that describes someone else's API (see README, "Profiles").
+
+Every problem is reported before any request is sent, as one line naming the field and the fix.
+Credentials are read from environment variables named in the profile, never inline.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from probes.harness.verdicts import HarnessError
+
+METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE"}
+
+
+class ProfileError(HarnessError):
+    """A broken profile; the message names the field and the fix."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Route(Strict):
+    method: str
+    path: str
+
+    @classmethod
+    def parse(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            method, _, path = value.strip().partition(" ")
+            if not path:
+                method, path = "GET", method
+            return {"method": method.upper(), "path": path.strip()}
+        return value
+
+    @model_validator(mode="after")
+    def _check(self) -> Route:
+        if self.method not in METHODS:
+            raise ValueError(f"method {self.method!r} is not one of {sorted(METHODS)}")
+        if not self.path.startswith("/"):
+            raise ValueError(f"path {self.path!r} must start with '/'")
+        return self
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+RouteField = Annotated[Route, BeforeValidator(Route.parse)]
+
+
+class Login(Strict):
+    path: str = "/auth/login"
+    format: Literal["form", "json"] = "form"
+    username_field: str = "username"
+    password_field: str = "password"
+    # A JSON body with {username} and {password} placeholders, nested as the API wants.
+    template: str | None = None
+    # How a failed login shows when it is not a 4xx: statuses, or a substring of the body.
+    failure_statuses: list[int] = Field(default_factory=lambda: [400, 401, 403])
+    failure_body_contains: str | None = None
+
+    @field_validator("template")
+    @classmethod
+    def _template_is_json(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        try:
+            json.loads(value)
+        except ValueError as exc:
+            raise ValueError(f"template is not valid JSON ({exc})") from None
+        if "{username}" not in value or "{password}" not in value:
+            raise ValueError("template must contain {username} and {password}")
+        return value
+
+
+class Tokens(Strict):
+    access: str = "access_token"
+    refresh: str | None = None
+    scheme: Literal["Bearer", "Token"] = "Bearer"
+
+
+class Endpoints(Strict):
+    refresh: str | None = None
+    refresh_field: str = "refresh_token"
+    logout: str | None = None
+    registration: str | None = None
+
+
+class Routes(Strict):
+    protected: list[RouteField] = Field(min_length=1)
+    admin: RouteField | None = None
+
+
+class UserRef(Strict):
+    username_env: str
+    password_env: str
+
+
+class Users(Strict):
+    user: UserRef
+    admin: UserRef | None = None
+    inactive: UserRef | None = None
+
+
+class LimitedRoute(Strict):
+    route: RouteField
+    limit: str
+    per_user: bool = False
+
+
+class Expectations(Strict):
+    access_max_lifetime: int = 900
+    refresh_max_lifetime: int = 7 * 24 * 3600
+    cors_allowed_origins: list[str] = Field(default_factory=list)
+    login_limit: str | None = None
+    sensitive_routes: list[LimitedRoute] = Field(default_factory=list)
+    openapi: str | None = None
+    health: str | None = None
+
+
+class GreyBox(Strict):
+    secret_env: str
+    algorithm: str = "HS256"
+
+
+class Profile(Strict):
+    name: str = "target"
+    base_url: str | None = None
+    login: Login = Field(default_factory=Login)
+    tokens: Tokens = Field(default_factory=Tokens)
+    endpoints: Endpoints = Field(default_factory=Endpoints)
+    routes: Routes
+    users: Users
+    expectations: Expectations = Field(default_factory=Expectations)
+    grey_box: GreyBox | None = None
+    # Worker processes behind the target, when known (rate-limit multiplication needs it).
+    workers: int | None = Field(default=None, ge=1)
+
+
+def load_profile(path: Path) -> Profile:
+    try:
+        raw = tomllib.loads(path.read_text())
+    except OSError as exc:
+        raise ProfileError(f"profile {path}: cannot read it ({exc.strerror})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ProfileError(f"profile {path}: not valid TOML ({exc})") from None
+    return parse_profile(raw, source=str(path))
+
+
+def parse_profile(raw: dict[str, Any], source: str = "profile") -> Profile:
+    try:
+        profile = Profile.model_validate(raw)
+    except ValidationError as exc:
+        raise ProfileError(f"{source}: {_first_problem(exc)}") from None
+    check_environment(profile, source)
+    return profile
+
+
+def check_environment(profile: Profile, source: str = "profile") -> None:
+    for role, ref in user_refs(profile).items():
+        for attr in ("username_env", "password_env"):
+            name = getattr(ref, attr)
+            if not os.environ.get(name):
+                raise ProfileError(
+                    f"{source}: users.{role}.{attr}: environment variable {name} is not set; "
+                    f"export {name}=... before running"
+                )
+    if profile.grey_box and not os.environ.get(profile.grey_box.secret_env):
+        name = profile.grey_box.secret_env
+        raise ProfileError(
+            f"{source}: grey_box.secret_env: environment variable {name} is not set; export it "
+            "or remove [grey_box]"
+        )
+
+
+def user_refs(profile: Profile) -> dict[str, UserRef]:
+    refs = {"user": profile.users.user}
+    if profile.users.admin:
+        refs["admin"] = profile.users.admin
+    if profile.users.inactive:
+        refs["inactive"] = profile.users.inactive
+    return refs
+
+
+def credentials(ref: UserRef) -> tuple[str, str]:
+    return os.environ[ref.username_env], os.environ[ref.password_env]
+
+
+def _first_problem(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    where = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    kind = error["type"]
+    if kind == "missing":
+        return f"{where}: required field is missing; add it (see the README's example profile)"
+    if kind == "extra_forbidden":
+        return f"{where}: unknown key; remove it or check its spelling"
+    return f"{where}: {error['msg']}"
+
+
+def dotted(data: Any, path: str) -> Any:
+    """``dotted({"user": {"token": "x"}}, "user.token") == "x"``; None when absent."""
+    for part in path.split("."):
+        if isinstance(data, dict) and part in data:
+            data = data[part]
+        elif isinstance(data, list) and part.isdigit() and int(part) < len(data):
+            data = data[int(part)]
+        else:
+            return None
+    return data
