@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from probes.fixtures import cracked, judge_route, references, signing_key, user_token  # noqa: F401
 from probes.harness.catalogue import lookup
 from probes.harness.client import ProbeClient, total_sent
 from probes.harness.evidence import Redactor

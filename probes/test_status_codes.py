@@ -10,7 +10,8 @@ import pytest
 from probes.harness.auth import AuthSession, LoginFailed
 from probes.harness.client import ProbeClient
 from probes.harness.evidence import Redactor
-from probes.harness.forging import MALFORMED_TOKENS, resign, with_bad_signature
+from probes.harness.forging import MALFORMED_TOKENS, with_bad_signature
+from probes.harness.greybox import SigningKey
 from probes.harness.observe import Observation, observe
 from probes.harness.probe import Probe
 from probes.harness.profile import Route
@@ -22,16 +23,15 @@ NO_TOKEN = "no token"
 UNSIGNED_KINDS = (NO_TOKEN, "malformed token")
 
 
-def bad_credentials(session: AuthSession, target: Target) -> dict[str, dict[str, str]]:
+def bad_credentials(session: AuthSession, key: SigningKey | None) -> dict[str, dict[str, str]]:
     """Each kind of bad credential, as request headers."""
     kinds = {NO_TOKEN: {}, "malformed token": session.headers(MALFORMED_TOKENS[0])}
     kinds["bad signature"] = session.headers(with_bad_signature(session.access))
     if session.refresh:
         kinds["refresh token as access"] = session.headers(session.refresh)
-    key, grey = target.grey_box_key, target.profile.grey_box
-    if key and grey:
+    if key is not None:  # grey box: well-signed tokens whose sub is not a user
         for label, sub in (("non-UUID sub", "not-a-user-id"), ("unknown sub", str(uuid.uuid4()))):
-            kinds[label] = session.headers(resign(session.access, key, grey.algorithm, sub=sub))
+            kinds[label] = session.headers(key.resign(session.access, sub=sub))
     return kinds
 
 
@@ -71,14 +71,17 @@ def baseline(
 
 @pytest.fixture(scope="module")
 def unauthenticated(
-    family_client: ProbeClient, routes: list[Route], target: Target, sessions: SessionPool
+    family_client: ProbeClient,
+    routes: list[Route],
+    sessions: SessionPool,
+    signing_key: SigningKey | None,
 ) -> list[Observation]:
     """Every protected route with every kind of bad credential.
 
     The bad tokens derive from a throwaway login: on a flawed target a forged token may be
     accepted by a state-changing route (logout), and must not revoke the shared session.
     """
-    kinds = bad_credentials(sessions.fresh("user"), target)
+    kinds = bad_credentials(sessions.fresh("user"), signing_key)
     return [
         send(family_client, route, kind, headers)
         for route in routes

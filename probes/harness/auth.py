@@ -73,9 +73,57 @@ def log_in(client: ProbeClient, profile: Profile, role: str) -> AuthSession:
     response = client.post(profile.login.path, **login_request(profile, username, password))
     access = extract_token(profile, response, profile.tokens.access)
     if access is None:
-        raise LoginFailed(
-            f"login as {role!r} failed: {profile.login.path} answered {response.status_code} "
-            f"without a token at '{profile.tokens.access}'"
-        )
+        raise LoginFailed(f"login as {role!r} failed: {_why(profile, response)}")
     refresh = extract_token(profile, response, profile.tokens.refresh)
     return AuthSession(role, access, refresh, profile.tokens.scheme, response.headers)
+
+
+def refused(profile: Profile, response: httpx.Response) -> bool:
+    """Whether the answer is a refused login by the profile's signs (status, or body text)."""
+    login = profile.login
+    if response.status_code in login.failure_statuses:
+        return True
+    contains = login.failure_body_contains
+    return bool(contains) and contains in response.text
+
+
+def _why(profile: Profile, response: httpx.Response) -> str:
+    """A login without a token, explained so the profile's author knows which field to fix."""
+    path, status, access = profile.login.path, response.status_code, profile.tokens.access
+    if status == 429:
+        return f"{path} answered 429 (login rate limit); wait, or log in less often"
+    if refused(profile, response):
+        return (
+            f"{path} refused it ({status}); check the credentials' environment variables and "
+            "the body shape (login.format, login.template or login.*_field)"
+        )
+    if not response.is_success:
+        return f"{path} answered {status} without a token at tokens.access = '{access}'"
+    found = _jwt_paths(_json_or_none(response))
+    seen = f"the response has one at '{found[0]}'" if found else "the response holds no JWT"
+    return f"{path} answered {status} but no JWT sits at tokens.access = '{access}'; {seen}"
+
+
+def _json_or_none(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _jwt_paths(node: Any, prefix: str = "", depth: int = 4) -> list[str]:
+    """Dotted paths of the JWT-looking strings in a JSON document (a bounded walk)."""
+    if isinstance(node, str):
+        return [prefix] if node.startswith("eyJ") and node.count(".") == 2 else []
+    if depth == 0:
+        return []
+    if isinstance(node, dict):
+        items = list(node.items())
+    elif isinstance(node, list):
+        items = list(enumerate(node[:20]))
+    else:
+        return []
+    found: list[str] = []
+    for key, value in items:
+        found += _jwt_paths(value, f"{prefix}.{key}" if prefix else str(key), depth - 1)
+    return found

@@ -30,6 +30,11 @@ from probes.harness.verdicts import HarnessError
 
 START_TIMEOUT = 90.0
 ENV_PREFIX = "PROBES_LOCAL_"
+# Set it to use that directory (created if need be, best empty) as the target's workdir instead of
+# a fresh temporary one. Tests use it to read back what the launcher generated: the seed file
+# (passwords) and, only then, the signing key in KEY_FILE, to check no artifact contains them.
+WORKDIR_ENV = f"{ENV_PREFIX}WORKDIR"
+KEY_FILE = "signing.key"
 LOGIN_LIMIT = "5/minute"
 SENSITIVE = [
     {"route": "POST /auth/password-reset", "limit": "3/hour"},
@@ -54,7 +59,7 @@ class LocalTarget:
     algorithm: str = "HS256"
     host: str = "127.0.0.1"
     port: int = 0
-    workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="probes-target-")))
+    workdir: Path = field(default_factory=lambda: _workdir())
     process: subprocess.Popen[bytes] | None = None
     secret: str = field(default_factory=lambda: secrets.token_hex(32))
     passwords: dict[str, str] = field(default_factory=dict)
@@ -74,10 +79,13 @@ class LocalTarget:
     def start(self) -> None:
         self.port = _free_port(self.host)
         seed = self._write_seed()
+        environment = self._environment()
+        if os.environ.get(WORKDIR_ENV):
+            _write_private(self.workdir / KEY_FILE, self.secret)
         log = self.log_path.open("wb")
         self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
             self._command(seed),
-            env=self._environment(),
+            env=environment,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -118,8 +126,7 @@ class LocalTarget:
             self.passwords[role] = f"Pw-{secrets.token_urlsafe(12)}"
             users.append({**user, "password": self.passwords[role]})
         path = self.workdir / "seed.json"
-        path.touch(mode=0o600)
-        path.write_text(json.dumps(users))
+        _write_private(path, json.dumps(users))
         return path
 
     def _wait_healthy(self) -> None:
@@ -211,6 +218,23 @@ class LocalTarget:
     def profile(self) -> Profile:
         self.export_credentials()
         return parse_profile(self.profile_data(), source="generated local profile")
+
+
+def _workdir() -> Path:
+    chosen = os.environ.get(WORKDIR_ENV)
+    if chosen:
+        path = Path(chosen)
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return path
+    return Path(tempfile.mkdtemp(prefix="probes-target-"))
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read, also when it already exists."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        os.fchmod(handle.fileno(), 0o600)
+        handle.write(text)
 
 
 def _free_port(host: str) -> int:

@@ -6,11 +6,12 @@ Credentials are read from environment variables named in the profile, never inli
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -74,6 +75,12 @@ class Login(Strict):
     failure_statuses: list[int] = Field(default_factory=lambda: [400, 401, 403])
     failure_body_contains: str | None = None
 
+    @model_validator(mode="after")
+    def _template_needs_json(self) -> Login:
+        if self.template is not None and self.format != "json":
+            raise ValueError('a template is a JSON body; set format = "json" or drop template')
+        return self
+
     @field_validator("template")
     @classmethod
     def _template_is_json(cls, value: str | None) -> str | None:
@@ -99,6 +106,8 @@ class Endpoints(Strict):
     refresh_field: str = "refresh_token"
     logout: str | None = None
     registration: str | None = None
+    # Where the public signing keys are published, if not at a well-known path.
+    jwks: str | None = None
 
 
 class Routes(Strict):
@@ -156,9 +165,15 @@ def load_profile(path: Path) -> Profile:
     try:
         raw = tomllib.loads(path.read_text())
     except OSError as exc:
-        raise ProfileError(f"profile {path}: cannot read it ({exc.strerror})") from None
+        raise ProfileError(
+            f"profile {path}: cannot read it ({exc.strerror}); check the --target-profile path"
+        ) from None
+    except UnicodeDecodeError:
+        raise ProfileError(f"profile {path}: not UTF-8 text; save it as UTF-8 TOML") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ProfileError(f"profile {path}: not valid TOML ({exc})") from None
+        raise ProfileError(
+            f"profile {path}: not valid TOML ({exc}); fix the syntax there"
+        ) from None
     return parse_profile(raw, source=str(path))
 
 
@@ -201,15 +216,65 @@ def credentials(ref: UserRef) -> tuple[str, str]:
     return os.environ[ref.username_env], os.environ[ref.password_env]
 
 
+EXAMPLE = "see the example profile in docs/profiles.md"
+# Sections whose values are never echoed back in an error message.
+QUIET_SECTIONS = {"users", "grey_box"}
+
+
 def _first_problem(exc: ValidationError) -> str:
     error = exc.errors()[0]
-    where = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    loc = [part for part in error["loc"] if not _is_validator_tag(part)]
+    where = ".".join(str(part) for part in loc) or "(top level)"
     kind = error["type"]
     if kind == "missing":
-        return f"{where}: required field is missing; add it (see the README's example profile)"
+        return f"{where}: required field is missing; add it ({EXAMPLE})"
     if kind == "extra_forbidden":
-        return f"{where}: unknown key; remove it or check its spelling"
-    return f"{where}: {error['msg']}"
+        close = difflib.get_close_matches(str(loc[-1]), _known_keys(loc[:-1]), n=1)
+        hint = (
+            f"did you mean '{close[0]}'?"
+            if close
+            else f"remove it or check its spelling ({EXAMPLE})"
+        )
+        return f"{where}: unknown key; {hint}"
+    message = error["msg"].removeprefix("Value error, ")
+    if kind.endswith(("_type", "_parsing", "literal_error", "enum")) and isinstance(
+        error.get("input"), str | int | float | bool
+    ):
+        shown = (
+            type(error["input"]).__name__
+            if loc and loc[0] in QUIET_SECTIONS
+            else repr(error["input"])
+        )
+        message = f"{message}, got {shown}"
+    return f"{where}: {message}"
+
+
+def _is_validator_tag(part: Any) -> bool:
+    # pydantic names the branch of a union or a function validator in the location.
+    return isinstance(part, str) and (part.startswith(("function-", "union[")) or "[" in part)
+
+
+def _known_keys(loc: list[Any]) -> list[str]:
+    """The field names the model at ``loc`` accepts (for a did-you-mean hint)."""
+    model: Any = Profile
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(str(part)) if hasattr(model, "model_fields") else None
+        if field is None:
+            return []
+        model = _model_in(field.annotation)
+    return list(model.model_fields) if hasattr(model, "model_fields") else []
+
+
+def _model_in(annotation: Any) -> Any:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
 
 
 def dotted(data: Any, path: str) -> Any:
