@@ -23,9 +23,11 @@ def user_token(sessions: SessionPool) -> str:
 
 
 @pytest.fixture(scope="session")
-def cracked(user_token: str) -> CrackResult:
+def cracked(user_token: str, redactor: Redactor) -> CrackResult:
     """The user's access token cracked offline, when it is HMAC-signed (cached for the run)."""
-    return crack(user_token)
+    result = crack(user_token)
+    redactor.add_secret(result.secret)
+    return result
 
 
 @pytest.fixture(scope="session")
@@ -38,7 +40,6 @@ def signing_key(
     if given and verifies(user_token, given, algorithm):
         return SigningKey(given, algorithm, "profile")
     if cracked.secret is not None:
-        redactor.add_secret(cracked.secret)
         return SigningKey(cracked.secret, algorithm, "cracked")
     return None
 

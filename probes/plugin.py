@@ -166,6 +166,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         return
     verdict, reason = classify(call.excinfo, call.when, report.skipped, report.failed)
     exc = call.excinfo.value if call.excinfo is not None else None
+    the_probe = getattr(item, "funcargs", {}).get("probe")
     try:
         meta = lookup(marker.args[0])
     except ValueError as error:
@@ -179,6 +180,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         exc,
         requests=total_sent() - item.stash.get(SENT_BEFORE, total_sent()),
         duration=report.duration,
+        notes=the_probe.notes if the_probe else None,
+        data=the_probe.data if the_probe else None,
     )
     report.user_properties.append((RESULT_KEY, to_json(result)))
     if verdict is Verdict.FINDING:

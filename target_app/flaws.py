@@ -44,7 +44,7 @@ _CATALOGUE: tuple[Flaw, ...] = (
         "no_exp_required",
         "jwt",
         "Tokens are issued without exp, and tokens without exp are accepted.",
-        ("JWT-NO-EXP",),
+        ("JWT-NO-EXP", "JWT-EXP-NOT-REQUIRED"),
     ),
     Flaw(
         "long_lived_tokens",
@@ -55,8 +55,8 @@ _CATALOGUE: tuple[Flaw, ...] = (
     Flaw(
         "expired_accepted",
         "jwt",
-        "A 24-hour leeway lets expired tokens through.",
-        ("JWT-EXPIRED-ACCEPTED",),
+        "A 24-hour leeway lets expired tokens through (and not-yet-valid ones).",
+        ("JWT-EXPIRED-ACCEPTED", "JWT-NBF-IGNORED", "JWT-IAT-FUTURE-ACCEPTED"),
     ),
     Flaw(
         "type_confusion",

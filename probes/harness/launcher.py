@@ -45,6 +45,8 @@ ROLES = {
     "user": {"email": "alice@example.test", "role": "user", "is_active": True},
     "admin": {"email": "root@example.test", "role": "admin", "is_active": True},
     "inactive": {"email": "ivan@example.test", "role": "user", "is_active": False},
+    # A second ordinary user: its own rate-limit buckets, and local deactivation checks.
+    "spare": {"email": "bob@example.test", "role": "user", "is_active": True},
 }
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 import pytest
@@ -22,6 +22,13 @@ class Probe:
     meta: CheckMeta
     target: Target
     client: ProbeClient
+    # Measured facts for a check that passes (or cannot decide), kept in the report.
+    notes: list[str] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def note(self, text: str, data: dict[str, Any] | None = None) -> None:
+        self.notes.append(self.client.redactor.text(text))
+        self.data.update(data or {})
 
     def finding(
         self,
@@ -34,7 +41,7 @@ class Probe:
     ) -> NoReturn:
         shown = list(evidence)[:MAX_EVIDENCE] or self.client.exchanges[-1:]
         raise Finding(
-            detail,
+            self.client.redactor.text(detail),
             evidence=[exchange.to_dict() for exchange in shown],
             reproduce=shown[0].curl() if shown else None,
             confidence=confidence,

@@ -124,6 +124,8 @@ class Users(Strict):
     user: UserRef
     admin: UserRef | None = None
     inactive: UserRef | None = None
+    # A second ordinary user (its own rate-limit buckets; deactivated and restored locally).
+    spare: UserRef | None = None
 
 
 class LimitedRoute(Strict):
@@ -140,6 +142,8 @@ class Expectations(Strict):
     sensitive_routes: list[LimitedRoute] = Field(default_factory=list)
     openapi: str | None = None
     health: str | None = None
+    # Longest wait (s) for an issued token to expire before replaying it; 0 skips the replay.
+    expiry_wait_max: int = Field(default=0, ge=0, le=900)
 
 
 class GreyBox(Strict):
@@ -209,6 +213,8 @@ def user_refs(profile: Profile) -> dict[str, UserRef]:
         refs["admin"] = profile.users.admin
     if profile.users.inactive:
         refs["inactive"] = profile.users.inactive
+    if profile.users.spare:
+        refs["spare"] = profile.users.spare
     return refs
 
 

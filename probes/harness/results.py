@@ -47,6 +47,8 @@ def build_result(
     exc: BaseException | None,
     requests: int,
     duration: float,
+    notes: list[str] | None = None,
+    data: dict[str, Any] | None = None,
 ) -> CheckResult:
     result = CheckResult(
         check_id=meta.check_id,
@@ -61,6 +63,8 @@ def build_result(
         reason=reason,
         requests=requests,
         duration_s=round(duration, 3),
+        detail="; ".join(notes) if notes else None,
+        data=dict(data or {}),
     )
     if isinstance(exc, Finding) and verdict is Verdict.FINDING:
         result.detail = exc.detail
@@ -70,7 +74,7 @@ def build_result(
         result.severity = exc.severity or meta.severity
         result.data = exc.data
     elif isinstance(exc, Inconclusive):
-        result.data = exc.data
+        result.data.update(exc.data)
     return result
 
 
