@@ -85,7 +85,12 @@ _CATALOGUE: tuple[Flaw, ...] = (
         ("JWT-KID-INJECTION",),
     ),
     # --- Session ---------------------------------------------------------------------------------
-    Flaw("logout_noop", "session", "Logout answers 200 but revokes nothing.", ("JWT-LOGOUT-NOOP",)),
+    Flaw(
+        "logout_noop",
+        "session",
+        "Logout answers 200 but revokes nothing (neither the access nor the refresh token).",
+        ("JWT-LOGOUT-NOOP", "JWT-REFRESH-AFTER-LOGOUT"),
+    ),
     Flaw(
         "revocation_per_process",
         "session",
