@@ -31,6 +31,7 @@ RECORDER = pytest.StashKey[Recorder]()
 PROFILE = pytest.StashKey[Profile | None]()
 SENT_BEFORE = pytest.StashKey[int]()
 REDACTOR = pytest.StashKey[Redactor]()
+NO_PROFILE = "--base-url needs --target-profile FILE describing the API (see docs/profiles.md)"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -61,6 +62,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[REDACTOR] = Redactor()
     config.pluginmanager.register(AuditReporter(config), "probes-audit-reporter")
     path = config.getoption("target_profile")
+    if config.getoption("base_url") and not path:
+        # Checked here, not in the target fixture, so no check runs (and no report is written).
+        raise pytest.UsageError(NO_PROFILE)
     try:
         # A broken profile is reported here, before any request is sent.
         config.stash[PROFILE] = load_profile(path) if path else None
@@ -79,7 +83,7 @@ def target(pytestconfig: pytest.Config) -> Iterator[Target]:
     profile = pytestconfig.stash[PROFILE]
     if base_url or (profile and profile.base_url):
         if profile is None:
-            raise pytest.UsageError("--base-url needs --target-profile FILE describing the API")
+            raise pytest.UsageError(NO_PROFILE)
         url = (base_url or profile.base_url or "").rstrip("/")
         the_target = Target(url, profile, mode="remote")
         _describe(recorder, the_target)
@@ -174,7 +178,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         return
     result = build_result(
         meta,
-        item.nodeid,
+        _report_nodeid(item),
         verdict,
         reason,
         exc,
@@ -190,6 +194,24 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         )
     elif verdict in (Verdict.INCONCLUSIVE, Verdict.ERROR) and not _is_harness_bug(reason):
         report.longrepr = f"{meta.check_id} {verdict.value}: {reason}"
+
+
+def _report_nodeid(item: pytest.Item) -> str:
+    """The item's node id, with its module even when pytest leaves the module out.
+
+    Run with ``--pyargs`` from an installed copy, the probe modules lie outside the rootdir and
+    pytest gives them node ids like ``::test_nosniff``, which would collide across families in
+    ``audit.json``. Those get the module path relative to its top-level package's parent
+    (``probes/test_security_headers.py``), the node id a checkout run gives.
+    """
+    if not item.nodeid.startswith("::"):
+        return item.nodeid
+    module = item.getparent(pytest.Module)
+    path = Path(module.path if module is not None else item.path)
+    top = Path(__file__).resolve().parent.parent
+    with contextlib.suppress(ValueError):
+        path = path.resolve().relative_to(top)
+    return f"{path.as_posix()}{item.nodeid}"
 
 
 def _is_harness_bug(reason: str | None) -> bool:

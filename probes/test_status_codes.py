@@ -124,6 +124,19 @@ def answered(
     return hits
 
 
+def require_accepted_token(probe: Probe, baseline: dict[str, Observation]) -> None:
+    """A refused forbidden caller means something only if the user's token works somewhere.
+
+    Otherwise (a wrong ``tokens.scheme``, say) every answer is 401 for the same dull reason.
+    """
+    if not any(is_success(o) for o in baseline.values()):
+        seen = sorted({o.status for o in baseline.values()})
+        probe.inconclusive(
+            f"the user's valid token got no 2xx on any protected GET route (saw {seen}), "
+            "so a refused forbidden caller proves nothing; check tokens.scheme and routes.protected"
+        )
+
+
 def kinds_of(observations: list[Observation]) -> str:
     kinds = ", ".join(sorted({o.kind for o in observations}))
     return f"{kinds} (on {', '.join(sorted({o.route for o in observations}))})"
@@ -177,10 +190,13 @@ def test_bad_tokens_never_cause_server_errors(
 
 
 @pytest.mark.check("AUTHZ-401-FOR-FORBIDDEN")
-def test_forbidden_callers_get_403_not_401(probe: Probe, forbidden: dict[str, Observation]) -> None:
+def test_forbidden_callers_get_403_not_401(
+    probe: Probe, forbidden: dict[str, Observation], baseline: dict[str, Observation]
+) -> None:
     """A vulnerable target answers an authenticated but forbidden caller with 401."""
     if not forbidden:
         probe.skip("the profile names neither an admin route nor a usable inactive user")
+    require_accepted_token(probe, baseline)
     wrong = [o for o in forbidden.values() if o.status == 401]
     probe.expect_none(
         [o.exchange for o in wrong], f"{{n}} forbidden requests got 401: {kinds_of(wrong)}"
@@ -188,7 +204,9 @@ def test_forbidden_callers_get_403_not_401(probe: Probe, forbidden: dict[str, Ob
 
 
 @pytest.mark.check("AUTHZ-FUNCTION-LEVEL")
-def test_user_cannot_reach_admin_route(probe: Probe, forbidden: dict[str, Observation]) -> None:
+def test_user_cannot_reach_admin_route(
+    probe: Probe, forbidden: dict[str, Observation], baseline: dict[str, Observation]
+) -> None:
     """A vulnerable target serves its admin route to a low-privilege user."""
     observation = forbidden.get("user on admin route")
     if observation is None:
@@ -198,10 +216,13 @@ def test_user_cannot_reach_admin_route(probe: Probe, forbidden: dict[str, Observ
             f"{observation.route} answered {observation.status} to a low-privilege user",
             [observation.exchange],
         )
+    require_accepted_token(probe, baseline)
 
 
 @pytest.mark.check("AUTHZ-INACTIVE-USER-ACCEPTED")
-def test_inactive_user_is_refused(probe: Probe, forbidden: dict[str, Observation]) -> None:
+def test_inactive_user_is_refused(
+    probe: Probe, forbidden: dict[str, Observation], baseline: dict[str, Observation]
+) -> None:
     """A vulnerable target keeps serving a deactivated user's token."""
     observation = forbidden.get("inactive user")
     if observation is None:
@@ -211,3 +232,4 @@ def test_inactive_user_is_refused(probe: Probe, forbidden: dict[str, Observation
             f"{observation.route} answered {observation.status} to an inactive user",
             [observation.exchange],
         )
+    require_accepted_token(probe, baseline)

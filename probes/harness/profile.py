@@ -146,6 +146,12 @@ class Expectations(Strict):
     expiry_wait_max: int = Field(default=0, ge=0, le=900)
 
 
+class AuditOptions(Strict):
+    """How deep the audit goes; raise these for a thorough run."""
+
+    fuzz_examples: int = Field(default=200, ge=1, le=100_000)
+
+
 class GreyBox(Strict):
     secret_env: str
     algorithm: str = "HS256"
@@ -161,6 +167,7 @@ class Profile(Strict):
     users: Users
     expectations: Expectations = Field(default_factory=Expectations)
     grey_box: GreyBox | None = None
+    audit: AuditOptions = Field(default_factory=AuditOptions)
     # Worker processes behind the target, when known (rate-limit multiplication needs it).
     workers: int | None = Field(default=None, ge=1)
 
