@@ -31,8 +31,21 @@ _CATALOGUE: tuple[Flaw, ...] = (
     Flaw(
         "signature_unchecked",
         "jwt",
-        "Token claims are read without verifying the signature.",
-        ("JWT-SIGNATURE-NOT-VERIFIED",),
+        "Token claims are read without verifying the signature (so every forgery works).",
+        (
+            "JWT-SIGNATURE-NOT-VERIFIED",
+            "JWT-ALG-NONE",
+            "JWT-BLANK-KEY",
+            "JWT-JWK-HEADER-TRUSTED",
+            "JWT-JKU-INJECTION",
+            "JWT-X5U-INJECTION",
+            "JWT-KID-INJECTION",
+            "JWT-PSYCHIC-SIGNATURE",
+            "JWT-FUZZ-ACCEPTED",
+            # PyJWT skips nbf and iat checks along with the signature.
+            "JWT-NBF-IGNORED",
+            "JWT-IAT-FUTURE-ACCEPTED",
+        ),
     ),
     Flaw(
         "weak_secret",

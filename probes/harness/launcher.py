@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import secrets
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -31,8 +32,9 @@ from probes.harness.verdicts import HarnessError
 START_TIMEOUT = 90.0
 ENV_PREFIX = "PROBES_LOCAL_"
 # Set it to use that directory (created if need be, best empty) as the target's workdir instead of
-# a fresh temporary one. Tests use it to read back what the launcher generated: the seed file
-# (passwords) and, only then, the signing key in KEY_FILE, to check no artifact contains them.
+# a fresh temporary one, and to keep it after the run. Tests use it to read back what the launcher
+# generated: the seed file (passwords) and, only then, the signing key in KEY_FILE, to check that
+# no artifact contains them. A temporary workdir is removed by ``stop()``: it holds the passwords.
 WORKDIR_ENV = f"{ENV_PREFIX}WORKDIR"
 KEY_FILE = "signing.key"
 LOGIN_LIMIT = "5/minute"
@@ -84,15 +86,15 @@ class LocalTarget:
         environment = self._environment()
         if os.environ.get(WORKDIR_ENV):
             _write_private(self.workdir / KEY_FILE, self.secret)
-        log = self.log_path.open("wb")
-        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            self._command(seed),
-            env=environment,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
         atexit.register(self.stop)
+        with self.log_path.open("wb") as log:  # the target keeps its own copy of the handle
+            self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+                self._command(seed),
+                env=environment,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         self._wait_healthy()
 
     def _command(self, seed: Path) -> list[str]:
@@ -135,8 +137,9 @@ class LocalTarget:
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
+                tail = self.log_tail()  # before stop() removes the log with the workdir
                 self.stop()
-                raise LaunchError(f"the local target exited during start-up:\n{self.log_tail()}")
+                raise LaunchError(f"the local target exited during start-up:\n{tail}")
             try:
                 if httpx.get(f"{self.base_url}/health", timeout=1.0).status_code == 200:
                     return
@@ -157,17 +160,19 @@ class LocalTarget:
 
     def stop(self) -> None:
         process, self.process = self.process, None
-        if process is None:
-            return
-        if process.poll() is None:
-            _signal_group(process, signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                _signal_group(process, signal.SIGKILL)
-                process.wait(timeout=5)
-        # Workers or the embedded Redis can outlive the supervisor on a hard kill.
-        _signal_group(process, signal.SIGKILL)
+        if process is not None:
+            if process.poll() is None:
+                _signal_group(process, signal.SIGTERM)
+                try:
+                    process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    _signal_group(process, signal.SIGKILL)
+                    process.wait(timeout=5)
+            # Workers or the embedded Redis can outlive the supervisor on a hard kill.
+            _signal_group(process, signal.SIGKILL)
+        if self.workdir in _TEMPORARY_WORKDIRS:  # never a directory the caller chose
+            _TEMPORARY_WORKDIRS.discard(self.workdir)
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
     def set_active(self, role: str, active: bool) -> None:
         """Local-only capability: (de)activate a seeded user straight in the target's database."""
@@ -222,13 +227,19 @@ class LocalTarget:
         return parse_profile(self.profile_data(), source="generated local profile")
 
 
+# The workdirs the launcher made itself, and so removes when the target stops.
+_TEMPORARY_WORKDIRS: set[Path] = set()
+
+
 def _workdir() -> Path:
     chosen = os.environ.get(WORKDIR_ENV)
     if chosen:
         path = Path(chosen)
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
         return path
-    return Path(tempfile.mkdtemp(prefix="probes-target-"))
+    path = Path(tempfile.mkdtemp(prefix="probes-target-"))
+    _TEMPORARY_WORKDIRS.add(path)
+    return path
 
 
 def _write_private(path: Path, text: str) -> None:

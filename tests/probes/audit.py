@@ -56,7 +56,7 @@ def run_audit(
     ]  # fmt: skip
     if flaws:
         args += ["--target-flaws", flaws]
-    completed = subprocess.run(  # noqa: S603 - our own interpreter
+    completed = subprocess.run(
         args,
         cwd=cwd,
         env={**os.environ, **(env or {})},
