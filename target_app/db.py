@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 
 from sqlalchemy import Boolean, DateTime, String, event
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -53,10 +53,18 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
-async def create_tables(engine: AsyncEngine) -> None:
-    try:
-        async with engine.begin() as connection:
-            await connection.run_sync(Base.metadata.create_all)
-    except IntegrityError:
-        # Another worker created them at the same moment (PostgreSQL's catalog race).
-        pass
+async def create_tables(engine: AsyncEngine, attempts: int = 3) -> None:
+    """Create the missing tables; several workers starting together may race here.
+
+    The loser of a concurrent CREATE fails once the winner commits: PostgreSQL with a catalog
+    IntegrityError or "relation already exists" (a ProgrammingError), SQLite with "table already
+    exists" (an OperationalError). It tries again, and the existence check then sees the tables.
+    """
+    for attempt in range(attempts):
+        try:
+            async with engine.begin() as connection:
+                await connection.run_sync(Base.metadata.create_all)
+            return
+        except (IntegrityError, ProgrammingError, OperationalError):
+            if attempt == attempts - 1:
+                raise
