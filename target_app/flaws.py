@@ -178,7 +178,8 @@ _CATALOGUE: tuple[Flaw, ...] = (
         "cors_wildcard_credentials",
         "cors",
         "allow_origins=['*'] with credentials: Starlette reflects any origin with credentials.",
-        ("CORS-ORIGIN-REFLECTED",),
+        # Any origin includes null and every look-alike of the trusted one: each class reports.
+        ("CORS-ORIGIN-REFLECTED", "CORS-NULL-ORIGIN", "CORS-ORIGIN-BYPASS"),
     ),
     Flaw("cors_null_origin", "cors", "The 'null' origin is allowed.", ("CORS-NULL-ORIGIN",)),
     Flaw(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 import shutil
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,3 +104,54 @@ async def login(client: httpx.AsyncClient, user: SeedUser = SEEDED.active) -> di
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture(scope="session")
+def seeded_ids(seeded_db_template: Path) -> dict[str, str]:
+    """Email -> user id of the seeded users; every copy of the template has the same ids."""
+    import sqlite3
+    from contextlib import closing
+
+    with closing(sqlite3.connect(seeded_db_template)) as db:
+        return {email: user_id for email, user_id in db.execute("SELECT email, id FROM users")}
+
+
+MACHINE_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """The machine's Redis if it answers on 127.0.0.1:6379, else an embedded one for the session.
+
+    Tests that share it pass their own ``redis_prefix``, so runs never see each other's keys.
+    """
+    import redis
+
+    from target_app import embedded_redis
+
+    try:
+        redis.Redis.from_url(MACHINE_REDIS_URL, socket_connect_timeout=1).ping()
+    except redis.RedisError:
+        server = embedded_redis.start()
+        try:
+            yield server.url
+        finally:
+            server.stop()
+    else:
+        yield MACHINE_REDIS_URL
+
+
+@pytest.fixture
+def redis_prefix(redis_url: str) -> Iterator[str]:
+    """A fresh key namespace on the shared Redis; its keys are deleted afterwards."""
+    import redis
+
+    prefix = f"test-{secrets.token_hex(6)}"
+    yield prefix
+    client = redis.Redis.from_url(redis_url)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}:*"))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()

@@ -21,6 +21,9 @@ class PasswordHasher:
     def hash(self, password: str) -> str:
         return self._context.hash(password)
 
+    async def hash_async(self, password: str) -> str:
+        return await run_in_threadpool(self.hash, password)
+
     def verify(self, password: str, hashed: str) -> bool:
         try:
             return bool(self._context.verify(password, hashed))

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from slowapi import Limiter
-from slowapi.util import get_ipaddr
 from starlette.requests import Request
 
 from target_app.core.config import Settings
@@ -20,7 +19,9 @@ def build_limiter(settings: Settings, prefix: str) -> Limiter:
     flaws = settings.flaws
     shared = settings.redis_url is not None and not flaws.on("memory_limiter")
     storage = settings.redis_url if shared else "memory://"
-    key_func = get_ipaddr if flaws.on("xff_trusted") else socket_client_ip(settings.trusted_proxies)
+    key_func = (
+        client_claimed_ip if flaws.on("xff_trusted") else socket_client_ip(settings.trusted_proxies)
+    )
     return Limiter(
         key_func=key_func,
         storage_uri=storage,
@@ -34,6 +35,18 @@ def build_limiter(settings: Settings, prefix: str) -> Limiter:
         # Do not let SlowAPI read its own settings from a .env file in the working directory.
         config_filename=str(Path(__file__).with_name("slowapi.env")),
     )
+
+
+def client_claimed_ip(request: Request) -> str:
+    """The xff_trusted flaw: the first X-Forwarded-For hop, whoever sent it.
+
+    (SlowAPI's own ``get_ipaddr`` looks for a header spelt ``X_FORWARDED_FOR``, which clients
+    do not send, so it would not reproduce the mistake.)
+    """
+    claimed = request.headers.get("x-forwarded-for", "").split(",")[0].strip()
+    if claimed:
+        return claimed
+    return request.client.host if request.client else "unknown"
 
 
 def socket_client_ip(trusted_proxies: list[str]) -> Callable[[Request], str]:
