@@ -21,7 +21,13 @@ from probes.harness.evidence import Redactor
 from probes.harness.exclusive import traffic_lock
 from probes.harness.launcher import LocalTarget
 from probes.harness.probe import Probe
-from probes.harness.profile import Profile, ProfileError, load_profile
+from probes.harness.profile import (
+    Profile,
+    ProfileError,
+    audit_overrides,
+    load_profile,
+    with_options,
+)
 from probes.harness.results import RESULT_KEY, Recorder, build_result, classify, to_json
 from probes.harness.sessions import SessionPool
 from probes.harness.target import Target
@@ -31,6 +37,7 @@ RECORDER = pytest.StashKey[Recorder]()
 PROFILE = pytest.StashKey[Profile | None]()
 SENT_BEFORE = pytest.StashKey[int]()
 REDACTOR = pytest.StashKey[Redactor]()
+OVERRIDES = pytest.StashKey[dict[str, str]]()
 NO_PROFILE = "--base-url needs --target-profile FILE describing the API (see docs/profiles.md)"
 
 
@@ -45,6 +52,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--target-algorithm", default="HS256", choices=["HS256", "RS256", "ES256"],
         help="local mode: the target's signing algorithm",
+    )  # fmt: skip
+    group.addoption(
+        "--audit-option", action="append", default=[], metavar="KEY=VALUE",
+        help="override a profile [audit] option, e.g. fuzz_examples=1000 or timing_max_pairs=200",
     )  # fmt: skip
     group.addoption("--report-dir", type=Path, default=Path("reports"), help="where reports go")
     group.addoption(
@@ -68,6 +79,7 @@ def pytest_configure(config: pytest.Config) -> None:
     try:
         # A broken profile is reported here, before any request is sent.
         config.stash[PROFILE] = load_profile(path) if path else None
+        config.stash[OVERRIDES] = audit_overrides(config.getoption("audit_option"))
     except ProfileError as exc:
         raise pytest.UsageError(str(exc)) from None
 
@@ -81,11 +93,12 @@ def target(pytestconfig: pytest.Config) -> Iterator[Target]:
     recorder = pytestconfig.stash[RECORDER]
     base_url = pytestconfig.getoption("base_url")
     profile = pytestconfig.stash[PROFILE]
+    overrides = pytestconfig.stash[OVERRIDES]
     if base_url or (profile and profile.base_url):
         if profile is None:
             raise pytest.UsageError(NO_PROFILE)
         url = (base_url or profile.base_url or "").rstrip("/")
-        the_target = Target(url, profile, mode="remote")
+        the_target = Target(url, with_options(profile, overrides), mode="remote")
         _describe(recorder, the_target)
         yield the_target
         return
@@ -96,7 +109,8 @@ def target(pytestconfig: pytest.Config) -> Iterator[Target]:
     )
     try:
         local.start()
-        the_target = Target(local.base_url, local.profile(), "local", local.flaws, local)
+        profile = with_options(local.profile(), overrides)
+        the_target = Target(local.base_url, profile, "local", local.flaws, local)
         _describe(recorder, the_target)
         yield the_target
     finally:

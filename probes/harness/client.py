@@ -37,6 +37,11 @@ class BudgetExceeded(HarnessError):
 _SENT_TOTAL = [0]
 
 
+def count_sent(n: int = 1) -> None:
+    """Count requests sent outside ProbeClient (raw timing connections)."""
+    _SENT_TOTAL[0] += n
+
+
 def total_sent() -> int:
     """Requests sent by every client in this process, for per-check and per-family counts."""
     return _SENT_TOTAL[0]

@@ -138,6 +138,8 @@ class Expectations(Strict):
     access_max_lifetime: int = 900
     refresh_max_lifetime: int = 7 * 24 * 3600
     cors_allowed_origins: list[str] = Field(default_factory=list)
+    # Longest Access-Control-Max-Age (s) a granted preflight may set.
+    cors_max_age: int = Field(default=7200, ge=0)
     login_limit: str | None = None
     sensitive_routes: list[LimitedRoute] = Field(default_factory=list)
     openapi: str | None = None
@@ -150,6 +152,17 @@ class AuditOptions(Strict):
     """How deep the audit goes; raise these for a thorough run."""
 
     fuzz_examples: int = Field(default=200, ge=1, le=100_000)
+    # OpenAPI fuzzing (schemathesis): examples per operation and generation mode, and whether
+    # state-changing operations are fuzzed on a remote target (always on the local one).
+    openapi_examples: int = Field(default=10, ge=1, le=10_000)
+    openapi_state_changing: bool = False
+    # Login timing: most pairs measured before giving up (inconclusive), and the smallest
+    # difference that counts as a leak (default: the larger of 10 ms and 5% of a login).
+    timing_max_pairs: int = Field(default=100, ge=12, le=2000)
+    timing_delta_ms: float | None = Field(default=None, gt=0)
+    timing_alpha: float = Field(default=1e-3, gt=0, lt=0.5)
+    # Longest total wait (s) for the login limit to reset while pacing timing requests.
+    max_pacing_wait: int = Field(default=600, ge=0)
 
 
 class GreyBox(Strict):
@@ -177,14 +190,12 @@ def load_profile(path: Path) -> Profile:
         raw = tomllib.loads(path.read_text())
     except OSError as exc:
         raise ProfileError(
-            f"profile {path}: cannot read it ({exc.strerror}); check the --target-profile path"
+            f"{path}: cannot read it ({exc.strerror}); check the --target-profile path"
         ) from None
     except UnicodeDecodeError:
-        raise ProfileError(f"profile {path}: not UTF-8 text; save it as UTF-8 TOML") from None
+        raise ProfileError(f"{path}: not UTF-8 text; save it as UTF-8 TOML") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ProfileError(
-            f"profile {path}: not valid TOML ({exc}); fix the syntax there"
-        ) from None
+        raise ProfileError(f"{path}: not valid TOML ({exc}); fix the syntax there") from None
     return parse_profile(raw, source=str(path))
 
 
@@ -235,14 +246,21 @@ QUIET_SECTIONS = {"users", "grey_box"}
 
 
 def _first_problem(exc: ValidationError) -> str:
-    error = exc.errors()[0]
+    # An unknown key first: a misspelt key also shows as the missing one it was meant to be.
+    error = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")[0]
     loc = [part for part in error["loc"] if not _is_validator_tag(part)]
     where = ".".join(str(part) for part in loc) or "(top level)"
     kind = error["type"]
     if kind == "missing":
         return f"{where}: required field is missing; add it ({EXAMPLE})"
     if kind == "extra_forbidden":
-        close = difflib.get_close_matches(str(loc[-1]), _known_keys(loc[:-1]), n=1)
+        known = _known_keys(loc[:-1])
+        if f"{loc[-1]}_env" in known:
+            return (
+                f"{where}: unknown key; a profile holds no credentials: set {loc[-1]}_env to "
+                "the name of an environment variable that holds it"
+            )
+        close = difflib.get_close_matches(str(loc[-1]), known, n=1)
         hint = (
             f"did you mean '{close[0]}'?"
             if close
@@ -300,3 +318,27 @@ def dotted(data: Any, path: str) -> Any:
         else:
             return None
     return data
+
+
+def audit_overrides(pairs: list[str]) -> dict[str, str]:
+    """``["fuzz_examples=1000"]`` -> a dict, checked against AuditOptions' fields."""
+    found: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or key.strip() not in AuditOptions.model_fields:
+            known = ", ".join(sorted(AuditOptions.model_fields))
+            raise ProfileError(f"--audit-option {pair!r}: use KEY=VALUE with KEY one of {known}")
+        found[key.strip()] = value.strip()
+    with_options(Profile.model_construct(audit=AuditOptions()), found)  # validates the values
+    return found
+
+
+def with_options(profile: Profile, overrides: dict[str, str]) -> Profile:
+    """The profile with its [audit] options overridden (command line wins over the file)."""
+    if not overrides:
+        return profile
+    try:
+        options = AuditOptions.model_validate({**profile.audit.model_dump(), **overrides})
+    except ValidationError as exc:
+        raise ProfileError(f"--audit-option: {_first_problem(exc)}") from None
+    return profile.model_copy(update={"audit": options})

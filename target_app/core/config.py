@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     verify_email_limit: str = "5/hour"
     export_limit: str = "10/hour"
 
+    # Test aid, not a flaw: a random delay of 0..N ms on every login, to give the timing probe a
+    # noisy target (it must then say inconclusive, never uniform).
+    login_jitter_ms: int = Field(default=0, ge=0, le=5000)
+
     force_hsts: bool = False
     # Local-only: names the worker process in a response header, for the multi-worker probes.
     diagnostic_headers: bool = False

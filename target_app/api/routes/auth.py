@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from typing import Annotated, Any
 
@@ -129,6 +130,8 @@ async def authenticate(
 ) -> User:
     """Every rejected login costs one full bcrypt verify, whatever the reason."""
     flaws = settings.flaws
+    if settings.login_jitter_ms:
+        await asyncio.sleep(random.uniform(0, settings.login_jitter_ms) / 1000)  # noqa: S311
     # No stored e-mail holds NUL (registration refuses it), and PostgreSQL rejects it in a query.
     user = (
         None
