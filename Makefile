@@ -8,9 +8,10 @@ URL ?=
 PROFILE ?=
 WORKERS ?= 4
 PORT ?= 8000
+FAIL_ON ?= medium
 PYTEST_ARGS ?=
 
-.PHONY: test lint format audit target efficacy bench clean
+.PHONY: test lint format audit target efficacy bench soak clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,15 +27,25 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+# The project's own tests, after lint. The HTML report's browser test needs Debian's chromium.
 test: lint
+	bash scripts/ensure-chromium.sh
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# All probes against the local target (FLAWS=a,b plants flaws), or URL=... PROFILE=... remotely.
 audit: $(STAMP)
-	@if [ -d probes ] && ls probes/test_*.py >/dev/null 2>&1; then \
-		$(PY) -m pytest probes -p no:cacheprovider \
-			$(if $(URL),--base-url $(URL)) $(if $(PROFILE),--target-profile $(PROFILE)) \
-			$(if $(FLAWS),--target-flaws $(FLAWS)) --target-workers $(WORKERS) $(PYTEST_ARGS); \
-	else echo "no probes yet"; fi
+	$(PY) -m pytest probes -p no:cacheprovider --report-dir reports --fail-on $(FAIL_ON) \
+		$(if $(URL),--base-url $(URL)) $(if $(PROFILE),--target-profile $(PROFILE)) \
+		$(if $(FLAWS),--target-flaws $(FLAWS)) --target-workers $(WORKERS) $(PYTEST_ARGS)
+
+efficacy: $(STAMP)
+	$(PY) -m tools.efficacy
+
+bench: $(STAMP)
+	$(PY) -m tools.bench
+
+soak: $(STAMP)
+	SOAK_SCALE=full $(PY) -m pytest -m soak $(PYTEST_ARGS)
 
 target: $(STAMP)
 	JWT_SECRET=$${JWT_SECRET:-$$($(PY) -c "import secrets; print(secrets.token_hex(32))")} \

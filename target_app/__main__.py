@@ -52,6 +52,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="local only: name the answering worker in X-Target-Worker",
     )
     parser.add_argument("--list-flaws", action="store_true", help="print the flaw catalogue")
+    parser.add_argument(
+        "--app",
+        default="target_app.main:create_app",
+        help="import string of the app factory to serve (benchmarks add a bare route)",
+    )
     parser.add_argument("--log-level", default="warning")
     return parser.parse_args(argv)
 
@@ -104,7 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.seed:
             asyncio.run(seed_users(settings, read_seed_file(args.seed)))
         uvicorn.run(
-            "target_app.main:create_app",
+            args.app,
             factory=True,
             host=args.host,
             port=args.port,

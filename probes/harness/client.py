@@ -10,7 +10,9 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -35,11 +37,24 @@ class BudgetExceeded(HarnessError):
 
 
 _SENT_TOTAL = [0]
+# Bursts send from several threads through one client: its counts are updated under this lock.
+_COUNT_LOCK = threading.Lock()
 
 
-def count_sent(n: int = 1) -> None:
+_SENT_BY_PATH: Counter[str] = Counter()
+
+
+def count_sent(n: int = 1, path: str = "") -> None:
     """Count requests sent outside ProbeClient (raw timing connections)."""
-    _SENT_TOTAL[0] += n
+    with _COUNT_LOCK:
+        _SENT_TOTAL[0] += n
+        _SENT_BY_PATH[path] += n
+
+
+def sent_by_path() -> dict[str, int]:
+    """Requests per URL path in this process (e.g. how many logins an audit performed)."""
+    with _COUNT_LOCK:
+        return dict(_SENT_BY_PATH)
 
 
 def total_sent() -> int:
@@ -143,8 +158,10 @@ class ProbeClient:
         request = client.build_request(method, url, **kwargs)
         last_error: Exception | None = None
         for attempt in range(CONNECT_RETRIES + 1):
-            self.sent += 1
-            _SENT_TOTAL[0] += 1
+            with _COUNT_LOCK:
+                self.sent += 1
+                _SENT_TOTAL[0] += 1
+                _SENT_BY_PATH[request.url.path] += 1
             started = time.perf_counter()
             try:
                 response = client.send(request)

@@ -2,8 +2,10 @@
 
 The target runs as its own process group on a free loopback port, with seeded users whose random
 passwords reach the probes only through environment variables named in the generated profile.
-``stop()`` tears the whole group down (workers and any embedded Redis), and is also registered
-with ``atexit`` so a Ctrl-C or a failed start leaves nothing behind.
+With more than one worker the launcher starts the embedded Redis itself and hands the target its
+URL, so checks can stop and restart it (``stop_redis``/``restart_redis``) and a second instance
+can share it (``sibling``). ``stop()`` tears the whole group down (workers) and the Redis it owns,
+and is also registered with ``atexit`` so a Ctrl-C or a failed start leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -22,11 +24,14 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from probes.harness.profile import Profile, parse_profile
+
+if TYPE_CHECKING:
+    from target_app.embedded_redis import EmbeddedRedis
 from probes.harness.verdicts import HarnessError
 
 START_TIMEOUT = 90.0
@@ -67,6 +72,15 @@ class LocalTarget:
     process: subprocess.Popen[bytes] | None = None
     secret: str = field(default_factory=lambda: secrets.token_hex(32))
     passwords: dict[str, str] = field(default_factory=dict)
+    # Another app factory to serve instead of target_app's (the benchmark's bare-route variant).
+    app: str | None = None
+    # A Redis given by the caller (a sibling shares its primary's); else one is started when
+    # there is more than one worker, and owned (stopped with the target).
+    redis_url: str | None = None
+    redis_prefix: str = field(default_factory=lambda: f"probes-{secrets.token_hex(4)}")
+    redis: EmbeddedRedis | None = None
+    # A sibling instance: the primary's database, key and users; nothing seeded, no key written.
+    primary: LocalTarget | None = None
 
     @property
     def base_url(self) -> str:
@@ -74,7 +88,7 @@ class LocalTarget:
 
     @property
     def database(self) -> Path:
-        return self.workdir / "target.db"
+        return self.primary.database if self.primary else self.workdir / "target.db"
 
     @property
     def log_path(self) -> Path:
@@ -82,11 +96,16 @@ class LocalTarget:
 
     def start(self) -> None:
         self.port = _free_port(self.host)
-        seed = self._write_seed()
+        seed = None if self.primary else self._write_seed()
         environment = self._environment()
-        if os.environ.get(WORKDIR_ENV):
+        if os.environ.get(WORKDIR_ENV) and not self.primary:
             _write_private(self.workdir / KEY_FILE, self.secret)
         atexit.register(self.stop)
+        if self.workers > 1 and self.redis_url is None:
+            from target_app import embedded_redis
+
+            self.redis = embedded_redis.start()
+            self.redis_url = self.redis.url
         with self.log_path.open("wb") as log:  # the target keeps its own copy of the handle
             self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
                 self._command(seed),
@@ -97,20 +116,25 @@ class LocalTarget:
             )
         self._wait_healthy()
 
-    def _command(self, seed: Path) -> list[str]:
+    def _command(self, seed: Path | None) -> list[str]:
         command = [
             sys.executable, "-m", "target_app",
             "--host", self.host, "--port", str(self.port),
             "--workers", str(self.workers),
-            "--seed", str(seed),
             "--database-url", f"sqlite+aiosqlite:///{self.database}",
             "--environment", "test",
             "--algorithm", self.algorithm,
-            "--redis-prefix", f"probes-{secrets.token_hex(4)}",
+            "--redis-prefix", self.redis_prefix,
             "--diagnostic-headers",
         ]  # fmt: skip
+        if seed is not None:
+            command += ["--seed", str(seed)]
+        if self.redis_url:
+            command += ["--redis-url", self.redis_url]
         if self.flaws:
             command += ["--flaws", self.flaws]
+        if self.app:
+            command += ["--app", self.app]
         return command
 
     def _environment(self) -> dict[str, str]:
@@ -120,7 +144,8 @@ class LocalTarget:
         if self.algorithm != "HS256":
             from target_app.core.keys import generate_private_pem
 
-            self.secret = generate_private_pem(self.algorithm)
+            if self.primary is None:  # a sibling signs with its primary's key
+                self.secret = generate_private_pem(self.algorithm)
             env["JWT_PRIVATE_KEY"] = self.secret
         return env
 
@@ -168,11 +193,48 @@ class LocalTarget:
                 except subprocess.TimeoutExpired:
                     _signal_group(process, signal.SIGKILL)
                     process.wait(timeout=5)
-            # Workers or the embedded Redis can outlive the supervisor on a hard kill.
+            # Workers can outlive the supervisor on a hard kill.
             _signal_group(process, signal.SIGKILL)
+        redis, self.redis = self.redis, None
+        if redis is not None:
+            redis.stop()
         if self.workdir in _TEMPORARY_WORKDIRS:  # never a directory the caller chose
             _TEMPORARY_WORKDIRS.discard(self.workdir)
             shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def stop_redis(self) -> None:
+        """Local-only capability: stop the Redis this target owns (``restart_redis`` brings it back,
+        empty, on the same port)."""
+        if self.redis is None:
+            raise LaunchError("this local target owns no Redis (it runs a single worker)")
+        self.redis.stop()
+
+    def restart_redis(self) -> None:
+        if self.redis is None:
+            raise LaunchError("this local target owns no Redis (it runs a single worker)")
+        if self.redis.process.poll() is None:
+            return
+        from target_app import embedded_redis
+
+        self.redis = embedded_redis.start(port=self.redis.port)
+
+    def sibling(self) -> LocalTarget:
+        """A second instance on its own port, sharing this one's Redis (and prefix), database,
+        signing key and users: two instances behind one load balancer. Start and stop it."""
+        workdir = Path(tempfile.mkdtemp(prefix="probes-sibling-"))
+        _TEMPORARY_WORKDIRS.add(workdir)
+        return LocalTarget(
+            flaws=self.flaws,
+            workers=self.workers,
+            algorithm=self.algorithm,
+            host=self.host,
+            workdir=workdir,
+            secret=self.secret,
+            passwords=dict(self.passwords),
+            redis_url=self.redis_url,
+            redis_prefix=self.redis_prefix,
+            primary=self,
+        )
 
     def set_active(self, role: str, active: bool) -> None:
         """Local-only capability: (de)activate a seeded user straight in the target's database."""

@@ -10,6 +10,7 @@ from typing import Any
 
 from probes import __version__
 from probes.harness.catalogue import CheckMeta
+from probes.harness.client import sent_by_path, total_sent
 from probes.harness.verdicts import (
     CheckResult,
     Finding,
@@ -121,6 +122,8 @@ class Recorder:
             "duration_s": round((finished - self.started).total_seconds(), 2),
             "fail_on": self.fail_on,
             "summary": self.summary(),
+            # Requests this process sent, per path (under xdist: the controller's share only).
+            "traffic": {"requests": total_sent(), "by_path": sent_by_path()},
             "results": sorted(self.results, key=lambda r: r["nodeid"]),
         }
 

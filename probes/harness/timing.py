@@ -121,7 +121,7 @@ class LoginTimer:
                 response = client.send(request)
                 elapsed_ms = (time.perf_counter_ns() - started) / 1e6
                 self.samples.requests += 1
-                count_sent()
+                count_sent(path=request.url.path)
                 measured[arm] = (elapsed_ms, response)
         finally:
             if client is not self._remote:

@@ -1,0 +1,1 @@
+"""Project tools behind `make efficacy` and `make bench`."""
