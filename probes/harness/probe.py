@@ -38,12 +38,16 @@ class Probe:
         confidence: str = "high",
         severity: str | None = None,
         data: dict[str, Any] | None = None,
+        reproduce: str | None = None,
     ) -> NoReturn:
+        """End the check in a finding; ``reproduce`` replaces the first exchange's curl."""
         shown = list(evidence)[:MAX_EVIDENCE] or self.client.exchanges[-1:]
+        if reproduce is None and shown:
+            reproduce = shown[0].curl()
         raise Finding(
             self.client.redactor.text(detail),
             evidence=[exchange.to_dict() for exchange in shown],
-            reproduce=shown[0].curl() if shown else None,
+            reproduce=self.client.redactor.text(reproduce) if reproduce else None,
             confidence=confidence,
             severity=severity,
             data=data,

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from probes.harness.auth import login_request
+from probes.harness.auth import login_request, retry_after_s
 from probes.harness.client import ProbeClient, count_sent
 from probes.harness.evidence import Exchange, record
 from probes.harness.limits import parse_limit
@@ -143,7 +143,7 @@ class LoginTimer:
 
     def _pace(self, response: httpx.Response) -> None:
         """Wait for the limit's reset: Retry-After, else X-RateLimit-Reset, else the profile."""
-        wait = _retry_after(response)
+        wait = retry_after_s(response)
         if wait is None:
             limit = parse_limit(self.profile.expectations.login_limit)
             wait = float(limit.seconds) if limit else 60.0
@@ -162,18 +162,3 @@ class LoginTimer:
 
 class PacingExhausted(Exception):
     pass
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
-    if value and value.strip().isdigit():
-        return float(value) + 0.5
-    reset = response.headers.get("x-ratelimit-reset")
-    try:
-        moment = float(reset) if reset else None
-    except ValueError:
-        return None
-    if moment is None:
-        return None
-    # Either seconds from now or an epoch timestamp.
-    return max(moment - time.time(), 0.0) + 0.5 if moment > 1e9 else moment + 0.5
