@@ -36,6 +36,7 @@ from probes.harness.verdicts import SEVERITIES, HarnessError, Verdict
 RECORDER = pytest.StashKey[Recorder]()
 PROFILE = pytest.StashKey[Profile | None]()
 SENT_BEFORE = pytest.StashKey[int]()
+SETUP_S = pytest.StashKey[float]()
 REDACTOR = pytest.StashKey[Redactor]()
 OVERRIDES = pytest.StashKey[dict[str, str]]()
 NO_PROFILE = "--base-url needs --target-profile FILE describing the API (see docs/profiles.md)"
@@ -180,6 +181,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     marker = item.get_closest_marker("check")
     if marker is None or call.when == "teardown":
         return
+    if call.when == "setup":
+        # A family's shared measurement runs in its first check's setup: count it there.
+        item.stash[SETUP_S] = report.duration
     if call.when == "setup" and report.passed:
         return
     verdict, reason = classify(call.excinfo, call.when, report.skipped, report.failed)
@@ -197,7 +201,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         reason,
         exc,
         requests=total_sent() - item.stash.get(SENT_BEFORE, total_sent()),
-        duration=report.duration,
+        duration=report.duration + (item.stash.get(SETUP_S, 0.0) if call.when == "call" else 0.0),
         notes=the_probe.notes if the_probe else None,
         data=the_probe.data if the_probe else None,
     )

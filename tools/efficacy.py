@@ -30,6 +30,8 @@ SOLO = {
     "type_confusion",
 }
 MAX_GROUP = 6
+# Two workers show every per-process flaw and keep the 2-core machine responsive.
+WORKERS = int(os.environ.get("EFFICACY_WORKERS", "2"))
 # Values for flaws that take one: a leak big enough to be a real flaw, not a power measurement.
 VALUES = {"login_delay_ms": 100}
 
@@ -101,12 +103,14 @@ def main() -> int:
     secure: list[Run] = []
     for index in range(repeats):
         progress(f"efficacy: secure target, run {index + 1}/{repeats} ...")
-        secure.append(audit(f"secure-{index + 1}"))
+        secure.append(audit(f"secure-{index + 1}", workers=WORKERS))
         progress(f"  {secure[-1].document.get('summary')} in {secure[-1].seconds:.0f} s")
     groups = plan(flaws)
     for index, group in enumerate(groups, 1):
         progress(f"efficacy: run {index}/{len(groups)}: {','.join(group.spec())} ...")
-        group.run = audit(f"run-{index}", flaws=group.spec(), algorithm=group.algorithm)
+        group.run = audit(
+            f"run-{index}", flaws=group.spec(), algorithm=group.algorithm, workers=WORKERS
+        )
         progress(f"  findings {sorted(group.run.findings())} in {group.run.seconds:.0f} s")
     rows = [row for group in groups for row in rows_for(group)]
     report = summarise(secure, groups, rows)
