@@ -50,7 +50,7 @@ def package_data(package: str) -> set[str]:
     """The files a wheel must carry for ``package``, as the checkout has them right now."""
     root = REPO / package
     found = {"probes/catalogue.toml"} if package == "probes" else set()
-    for pattern in ("profiles/*.toml", "data/*"):
+    for pattern in ("profiles/*.toml", "data/*", "reporting/templates/*"):
         found |= {str(p.relative_to(REPO)) for p in root.glob(pattern) if p.is_file()}
     return found
 
@@ -120,6 +120,8 @@ def test_pyargs_probes_runs_from_anywhere_after_install(
     report = elsewhere / "reports" / "audit.json"
     assert report.is_file(), output
     assert completed.returncode == 0, output
+    for name in ("audit.html", "audit.sarif", "junit.xml"):  # the templates came with the wheel
+        assert (report.parent / name).is_file(), output
     assert "rootdir: " + str(elsewhere) in output  # no repository conftest or pyproject in play
     document = json.loads(report.read_text())
     verdicts = {r["check_id"]: r["verdict"] for r in document["results"]}
