@@ -44,8 +44,10 @@ efficacy: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m tools.bench
 
+# The robustness tests at full size (default runs in make test are scaled to a quarter).
 soak: $(STAMP)
-	SOAK_SCALE=full $(PY) -m pytest -m soak $(PYTEST_ARGS)
+	SOAK_SCALE=$${SOAK_SCALE:-1} PROBES_FUZZ_BENCH=1 $(PY) -m pytest tests/robustness \
+		tests/probes/test_cors_and_openapi.py -m "soak or slow" -p no:cacheprovider $(PYTEST_ARGS)
 
 target: $(STAMP)
 	JWT_SECRET=$${JWT_SECRET:-$$($(PY) -c "import secrets; print(secrets.token_hex(32))")} \

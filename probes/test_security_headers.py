@@ -198,6 +198,14 @@ def test_no_server_banner(probe: Probe, samples: dict[str, Sample]) -> None:
     if bannered:
         names = sorted({f"{name}: {s.headers[name]}" for s, name in bannered})
         probe.finding(f"banner headers: {', '.join(names)}", [s.exchange for s, _ in bannered])
+    # No banner anywhere counts only if the target answered: a 5xx success sample may come from
+    # another layer (a proxy's error page) than the one whose banners are in question.
+    for label in SUCCESS:
+        if label in samples and samples[label].status >= 500:
+            probe.inconclusive(
+                f"the {label} answered {samples[label].status}: the target failed, so its "
+                "success responses were not seen"
+            )
 
 
 @pytest.mark.check("HDR-MISSING-ON-ERRORS")

@@ -106,7 +106,9 @@ def forbidden(
     if sessions.has("inactive"):
         try:
             headers = sessions.get("inactive").headers()
-        except LoginFailed:
+        except LoginFailed as exc:
+            if not exc.refused:
+                raise  # the login failed (a 5xx, a redirect...), which is not a refusal
             return seen  # the target refuses inactive users at login: no token to misuse
         route = profile.routes.protected[0]
         seen["inactive user"] = send(family_client, route, "inactive user", headers)
@@ -135,6 +137,17 @@ def require_accepted_token(probe: Probe, baseline: dict[str, Observation]) -> No
             f"the user's valid token got no 2xx on any protected GET route (saw {seen}), "
             "so a refused forbidden caller proves nothing; check tokens.scheme and routes.protected"
         )
+
+
+def require_refusal_or_success(probe: Probe, observations: list[Observation]) -> None:
+    """A 5xx to a forbidden caller is neither a refusal nor a grant: the check cannot decide.
+
+    (Without this, a target failing intermittently would pass the forbidden-caller checks.)
+    """
+    failed = [o for o in observations if o.status >= 500]
+    if failed:
+        where = ", ".join(f"{o.kind} on {o.route}: {o.status}" for o in failed)
+        probe.inconclusive(f"the target failed instead of answering ({where}); run it again")
 
 
 def kinds_of(observations: list[Observation]) -> str:
@@ -197,6 +210,7 @@ def test_forbidden_callers_get_403_not_401(
     if not forbidden:
         probe.skip("the profile names neither an admin route nor a usable inactive user")
     require_accepted_token(probe, baseline)
+    require_refusal_or_success(probe, list(forbidden.values()))
     wrong = [o for o in forbidden.values() if o.status == 401]
     probe.expect_none(
         [o.exchange for o in wrong], f"{{n}} forbidden requests got 401: {kinds_of(wrong)}"
@@ -217,6 +231,7 @@ def test_user_cannot_reach_admin_route(
             [observation.exchange],
         )
     require_accepted_token(probe, baseline)
+    require_refusal_or_success(probe, [observation])
 
 
 @pytest.mark.check("AUTHZ-INACTIVE-USER-ACCEPTED")
@@ -233,3 +248,4 @@ def test_inactive_user_is_refused(
             [observation.exchange],
         )
     require_accepted_token(probe, baseline)
+    require_refusal_or_success(probe, [observation])

@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+DB_TIMEOUT_S = 10.0
+
 
 class Base(DeclarativeBase):
     pass
@@ -38,7 +40,17 @@ def make_engine(url: str) -> AsyncEngine:
         engine = create_async_engine(url, connect_args={"timeout": 15})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    # Bounded waits on a server that stopped answering (a hung PostgreSQL, or its host gone from
+    # the network): asyncpg's defaults are 60 s to connect and no limit on a query, so requests
+    # would hang with it. A timeout surfaces as TimeoutError, answered 503 (errors.py).
+    connect_args = (
+        {"timeout": DB_TIMEOUT_S, "command_timeout": DB_TIMEOUT_S}
+        if url.startswith("postgresql+asyncpg")
+        else {}
+    )
+    return create_async_engine(
+        url, pool_pre_ping=True, pool_size=5, max_overflow=5, connect_args=connect_args
+    )
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from target_app.core.config import Settings
@@ -17,6 +19,7 @@ from target_app.core.security import TokenError, TokenService, TokenType
 from target_app.db import User
 
 MAX_AUTHORIZATION_BYTES = 8192
+log = logging.getLogger("target_app")
 
 
 def get_settings(request: Request) -> Settings:
@@ -36,8 +39,16 @@ def get_hasher(request: Request) -> PasswordHasher:
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with request.app.state.sessionmaker() as session:
+    session = request.app.state.sessionmaker()
+    try:
         yield session
+    finally:
+        try:
+            await session.close()
+        except (SQLAlchemyError, OSError) as exc:
+            # The connection died under the session (the database went away): there is nothing
+            # left to roll back, and the answer is decided (it may be on the wire already).
+            log.warning("database session close failed: %s", type(exc).__name__)
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -61,4 +61,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(OperationalError, database_unavailable)
     app.add_exception_handler(DBAPIError, database_unavailable)
     app.add_exception_handler(ConnectionError, database_unavailable)
+    # The database driver's connect or command timeout (Redis timeouts are RedisErrors).
+    app.add_exception_handler(TimeoutError, database_unavailable)
     app.add_exception_handler(Exception, unhandled)

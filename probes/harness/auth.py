@@ -15,7 +15,12 @@ from probes.harness.verdicts import HarnessError
 
 
 class LoginFailed(HarnessError):
-    pass
+    """A login without a token; ``refused`` when the target said no (wrong credentials, an
+    inactive user), not when it failed (5xx, a redirect, an answer of the wrong shape)."""
+
+    def __init__(self, message: str, *, refused: bool = False) -> None:
+        super().__init__(message)
+        self.refused = refused
 
 
 @dataclass
@@ -81,7 +86,10 @@ def log_in(client: ProbeClient, profile: Profile, role: str) -> AuthSession:
         response = client.post(profile.login.path, **login_request(profile, username, password))
     access = extract_token(profile, response, profile.tokens.access)
     if access is None:
-        raise LoginFailed(f"login as {role!r} failed: {_why(profile, response)}")
+        raise LoginFailed(
+            f"login as {role!r} failed: {_why(profile, response)}",
+            refused=refused(profile, response),
+        )
     refresh = extract_token(profile, response, profile.tokens.refresh)
     return AuthSession(role, access, refresh, profile.tokens.scheme, response.headers)
 
@@ -119,9 +127,37 @@ def _why(profile: Profile, response: httpx.Response) -> str:
         )
     if not response.is_success:
         return f"{path} answered {status} without a token at tokens.access = '{access}'"
-    found = _jwt_paths(_json_or_none(response))
-    seen = f"the response has one at '{found[0]}'" if found else "the response holds no JWT"
+    body = _json_or_none(response)
+    found = _jwt_paths(body)
+    if found:
+        seen = f"the response has one at '{found[0]}'"
+    elif body is None:
+        kind = response.headers.get("content-type", "").split(";")[0].strip() or "no content type"
+        seen = f"the body is not JSON ({kind})"
+    else:
+        seen = "the response body holds no JWT"
+    elsewhere = _jwt_headers(response)
+    if not found and elsewhere:
+        seen += (
+            f"; a JWT came in the {', '.join(elsewhere)} header instead, and tokens.access "
+            "reads the JSON body only"
+        )
     return f"{path} answered {status} but no JWT sits at tokens.access = '{access}'; {seen}"
+
+
+def _jwt_headers(response: httpx.Response) -> list[str]:
+    """Names of the response headers (cookies included) that carry a JWT-looking value."""
+    names = []
+    for name, value in response.headers.multi_items():
+        if any(part.startswith("eyJ") and part.count(".") == 2 for part in _words(value)):
+            names.append(name.lower())
+    return sorted(set(names))
+
+
+def _words(value: str) -> list[str]:
+    for separator in (";", ",", "=", " "):
+        value = value.replace(separator, " ")
+    return value.split()
 
 
 def _json_or_none(response: httpx.Response) -> Any:
