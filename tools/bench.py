@@ -227,8 +227,17 @@ def responsiveness() -> dict[str, Any]:
     }
 
 
+def rate_limit_multiplication() -> dict[str, Any]:
+    """memory_limiter at W = 2, 4, 8: requests, bursts, seconds to decide; misses over 20 at W=4."""
+    from probes.harness.ratelimit import measure_memory_limiter
+
+    progress("bench: rate-limit multiplication (memory_limiter, W = 2, 4, 8; 20 runs at W = 4) ...")
+    return measure_memory_limiter(workers=(2, 4, 8), repeats=20, repeat_workers=4).to_dict()
+
+
 SECTIONS: dict[str, Callable[[], dict[str, Any]]] = {
     "full_audit": full_audit,
+    "rate_limits": rate_limit_multiplication,
     "timing_power": timing_power,
     "throughput": throughput,
     "responsiveness": responsiveness,
