@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-DB_TIMEOUT_S = 10.0
+DB_TIMEOUT_S = 5.0
 
 
 class Base(DeclarativeBase):
