@@ -1,7 +1,7 @@
 """`make bench`: audit time against the bcrypt floor, requests per family, timing power,
-rate-limit multiplication, target throughput and event-loop responsiveness. Prints one table and
-writes reports/bench.json. Figures are medians over repeated runs on this machine; compare them as
-ratios measured side by side, not as absolute speeds.
+rate-limit multiplication, target throughput and event-loop responsiveness. Prints one table
+(also written to reports/bench.md) and writes reports/bench.json. Figures are medians over repeated
+runs on this machine; compare them as ratios measured side by side, not as absolute speeds.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,6 +21,7 @@ import httpx
 from probes.harness.launcher import LocalTarget
 from target_app.core.passwords import PasswordHasher
 from tools.audit_run import REPO, audit
+from tools.bench_table import render
 
 JWT_TOOL_PLAYBOOK_REQUESTS = 122  # jwt_tool's "playbook" scan, from its catalogue of checks
 JWT_MODULES = (
@@ -253,9 +253,11 @@ def main() -> int:
     report["bench_wall_s"] = round(time.monotonic() - started, 1)
     out = REPO / "reports"
     out.mkdir(exist_ok=True)
+    table = render(report)
     (out / "bench.json").write_text(json.dumps(report, indent=2))
-    print(json.dumps(report, indent=2))
-    progress(f"bench: wrote {Path('reports') / 'bench.json'}")
+    (out / "bench.md").write_text(table)
+    print(table)
+    progress("bench: wrote reports/bench.json and reports/bench.md")
     return 0
 
 
