@@ -202,6 +202,18 @@ def test_bad_tokens_never_cause_server_errors(
     probe.expect_none([o.exchange for o in errors], detail)
 
 
+def expect_refused(
+    probe: Probe, observation: Observation, baseline: dict[str, Observation], who: str
+) -> None:
+    """A finding when ``who`` was served; else a pass needs a sound baseline and a refusal."""
+    if is_success(observation):
+        probe.finding(
+            f"{observation.route} answered {observation.status} to {who}", [observation.exchange]
+        )
+    require_accepted_token(probe, baseline)
+    require_refusal_or_success(probe, [observation])
+
+
 @pytest.mark.check("AUTHZ-401-FOR-FORBIDDEN")
 def test_forbidden_callers_get_403_not_401(
     probe: Probe, forbidden: dict[str, Observation], baseline: dict[str, Observation]
@@ -225,13 +237,7 @@ def test_user_cannot_reach_admin_route(
     observation = forbidden.get("user on admin route")
     if observation is None:
         probe.skip("the profile names no admin route (routes.admin)")
-    if is_success(observation):
-        probe.finding(
-            f"{observation.route} answered {observation.status} to a low-privilege user",
-            [observation.exchange],
-        )
-    require_accepted_token(probe, baseline)
-    require_refusal_or_success(probe, [observation])
+    expect_refused(probe, observation, baseline, "a low-privilege user")
 
 
 @pytest.mark.check("AUTHZ-INACTIVE-USER-ACCEPTED")
@@ -242,10 +248,4 @@ def test_inactive_user_is_refused(
     observation = forbidden.get("inactive user")
     if observation is None:
         probe.skip("no inactive user in the profile, or the target refuses it at login")
-    if is_success(observation):
-        probe.finding(
-            f"{observation.route} answered {observation.status} to an inactive user",
-            [observation.exchange],
-        )
-    require_accepted_token(probe, baseline)
-    require_refusal_or_success(probe, [observation])
+    expect_refused(probe, observation, baseline, "an inactive user")

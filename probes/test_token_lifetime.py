@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
 
@@ -36,15 +37,6 @@ def lifetime(token: str, received: float) -> float | None:
     return float(claims["exp"] - start)
 
 
-def need_key(probe: Probe, key: SigningKey | None) -> SigningKey:
-    if key is None:
-        probe.skip(
-            "no signing key known: name grey_box.secret_env in the profile "
-            "(a cracked weak secret also serves)"
-        )
-    return key
-
-
 def genuine(probe: Probe, references: dict[str, Reference]) -> Reference:
     reference = references.get("user")
     if reference is None or not 200 <= reference.status < 300:
@@ -52,15 +44,55 @@ def genuine(probe: Probe, references: dict[str, Reference]) -> Reference:
     return reference
 
 
+@dataclass(frozen=True)
+class GreyBox:
+    """The signing key, and the judge route with the genuine user's answer on it."""
+
+    key: SigningKey
+    client: ProbeClient
+    route: Route
+    reference: Reference
+
+    def taken(self, token: str, note: str) -> bool:
+        """Send a token; True when it is answered like the genuine user's."""
+        return sent_and_taken(self.client, self.route, self.reference, token, note)
+
+
+@pytest.fixture
+def grey_box(
+    probe: Probe, client: ProbeClient, signing_key: SigningKey | None,
+    references: dict[str, Reference], judge_route: Route,
+) -> GreyBox:  # fmt: skip
+    """Skips without a signing key; inconclusive when the genuine token is not answered 2xx."""
+    if signing_key is None:
+        probe.skip(
+            "no signing key known: name grey_box.secret_env in the profile "
+            "(a cracked weak secret also serves)"
+        )
+    return GreyBox(signing_key, client, judge_route, genuine(probe, references))
+
+
 def expired(key: SigningKey, token: str, exp: int) -> str:
     return key.resign(token, exp=exp, iat=exp - 900)
 
 
-def taken(client: ProbeClient, route: Route, reference: Reference, token: str, note: str) -> bool:
-    """Send a token; True when it is answered like the genuine user's."""
+def sent_and_taken(
+    client: ProbeClient, route: Route, reference: Reference, token: str, note: str
+) -> bool:
     headers = {"Authorization": f"Bearer {token}"}
     response = client.request(route.method, route.path, headers=headers, note=note)
     return accepted(response, reference)
+
+
+def check_lifetime(probe: Probe, kind: str, token: str, received: float, limit: int) -> None:
+    """Note the token's lifetime; a finding when it exceeds the policy's ``limit`` seconds."""
+    seconds = lifetime(token, received)
+    if seconds is None:
+        probe.skip(f"the {kind} token has no exp; JWT-NO-EXP reports that")
+    figures = {"lifetime_s": seconds, "policy_s": limit}
+    probe.note(f"{kind} tokens live {seconds:.0f} s (policy {limit} s)", figures)
+    if seconds > limit:
+        probe.finding(f"{kind} tokens live {seconds:.0f} s, policy allows {limit} s", data=figures)
 
 
 @pytest.mark.check("JWT-NO-EXP")
@@ -79,19 +111,8 @@ def test_access_lifetime_within_policy(
 ) -> None:
     """A vulnerable target issues access tokens that live longer than the policy allows."""
     session, received = issued
-    seconds = lifetime(session.access, received)
     limit = target.profile.expectations.access_max_lifetime
-    if seconds is None:
-        probe.skip("the access token has no exp; JWT-NO-EXP reports that")
-    probe.note(
-        f"access tokens live {seconds:.0f} s (policy {limit} s)",
-        {"lifetime_s": seconds, "policy_s": limit},
-    )
-    if seconds > limit:
-        probe.finding(
-            f"access tokens live {seconds:.0f} s, policy allows {limit} s",
-            data={"lifetime_s": seconds, "policy_s": limit},
-        )
+    check_lifetime(probe, "access", session.access, received, limit)
 
 
 @pytest.mark.check("JWT-REFRESH-LIFETIME-EXCESSIVE")
@@ -102,19 +123,8 @@ def test_refresh_lifetime_within_policy(
     session, received = issued
     if not session.refresh:
         probe.skip("the target issued no refresh token (tokens.refresh in the profile)")
-    seconds = lifetime(session.refresh, received)
     limit = target.profile.expectations.refresh_max_lifetime
-    if seconds is None:
-        probe.skip("the refresh token has no exp; JWT-NO-EXP reports that")
-    probe.note(
-        f"refresh tokens live {seconds:.0f} s (policy {limit} s)",
-        {"lifetime_s": seconds, "policy_s": limit},
-    )
-    if seconds > limit:
-        probe.finding(
-            f"refresh tokens live {seconds:.0f} s, policy allows {limit} s",
-            data={"lifetime_s": seconds, "policy_s": limit},
-        )
+    check_lifetime(probe, "refresh", session.refresh, received, limit)
 
 
 @pytest.mark.check("JWT-NO-JTI")
@@ -130,73 +140,51 @@ def test_tokens_carry_jti_for_revocation(
 
 
 @pytest.mark.check("JWT-EXP-NOT-REQUIRED")
-def test_tokens_without_exp_are_refused(
-    probe: Probe, client: ProbeClient, signing_key: SigningKey | None, user_token: str,
-    references: dict[str, Reference], judge_route: Route,
-) -> None:  # fmt: skip
+def test_tokens_without_exp_are_refused(probe: Probe, grey_box: GreyBox, user_token: str) -> None:
     """A vulnerable target accepts a well-signed token that has no exp."""
-    key, reference = need_key(probe, signing_key), genuine(probe, references)
-    if taken(client, judge_route, reference, key.resign(user_token, exp=None), "no exp"):
-        probe.finding("a well-signed token without exp was accepted", client.exchanges[-1:])
+    key = grey_box.key
+    if grey_box.taken(key.resign(user_token, exp=None), "no exp"):
+        probe.finding("a well-signed token without exp was accepted")
 
 
 @pytest.mark.check("JWT-EXPIRED-ACCEPTED")
-def test_expired_tokens_are_refused(
-    probe: Probe, client: ProbeClient, signing_key: SigningKey | None, user_token: str,
-    references: dict[str, Reference], judge_route: Route,
-) -> None:  # fmt: skip
+def test_expired_tokens_are_refused(probe: Probe, grey_box: GreyBox, user_token: str) -> None:
     """A vulnerable target accepts tokens past their exp (excessive leeway)."""
-    key, reference = need_key(probe, signing_key), genuine(probe, references)
+    key = grey_box.key
     now = int(time.time())
     late = [
         ago
         for ago in EXPIRED_BY_S
-        if taken(
-            client,
-            judge_route,
-            reference,
-            expired(key, user_token, now - ago),
-            f"expired {ago} s ago",
-        )
+        if grey_box.taken(expired(key, user_token, now - ago), f"expired {ago} s ago")
     ]
     if late:
         probe.finding(
             f"tokens expired {', '.join(f'{s} s' for s in late)} ago were accepted "
             f"(leeway of at least {max(late)} s)",
-            [e for e in client.exchanges if e.note and e.note.startswith("expired")],
+            [e for e in grey_box.client.exchanges if e.note and e.note.startswith("expired")],
             data={"accepted_expired_by_s": late},
         )
 
 
 @pytest.mark.check("JWT-NBF-IGNORED")
-def test_not_yet_valid_tokens_are_refused(
-    probe: Probe, client: ProbeClient, signing_key: SigningKey | None, user_token: str,
-    references: dict[str, Reference], judge_route: Route,
-) -> None:  # fmt: skip
+def test_not_yet_valid_tokens_are_refused(probe: Probe, grey_box: GreyBox, user_token: str) -> None:
     """A vulnerable target accepts a token whose nbf lies in the future."""
-    key, reference = need_key(probe, signing_key), genuine(probe, references)
+    key = grey_box.key
     token = key.resign(user_token, nbf=int(time.time()) + FUTURE_BY_S)
-    if taken(client, judge_route, reference, token, f"nbf {FUTURE_BY_S} s ahead"):
-        probe.finding(
-            f"a token not valid for another {FUTURE_BY_S} s (nbf) was accepted",
-            client.exchanges[-1:],
-        )
+    if grey_box.taken(token, f"nbf {FUTURE_BY_S} s ahead"):
+        probe.finding(f"a token not valid for another {FUTURE_BY_S} s (nbf) was accepted")
 
 
 @pytest.mark.check("JWT-IAT-FUTURE-ACCEPTED")
 def test_tokens_issued_in_the_future_are_refused(
-    probe: Probe, client: ProbeClient, signing_key: SigningKey | None, user_token: str,
-    references: dict[str, Reference], judge_route: Route,
-) -> None:  # fmt: skip
+    probe: Probe, grey_box: GreyBox, user_token: str
+) -> None:
     """A vulnerable target accepts a token whose iat lies in the future."""
-    key, reference = need_key(probe, signing_key), genuine(probe, references)
+    key = grey_box.key
     ahead = int(time.time()) + FUTURE_BY_S
     token = key.resign(user_token, iat=ahead, exp=ahead + 900)
-    if taken(client, judge_route, reference, token, f"iat {FUTURE_BY_S} s ahead"):
-        probe.finding(
-            f"a token issued {FUTURE_BY_S} s in the future (iat) was accepted",
-            client.exchanges[-1:],
-        )
+    if grey_box.taken(token, f"iat {FUTURE_BY_S} s ahead"):
+        probe.finding(f"a token issued {FUTURE_BY_S} s in the future (iat) was accepted")
 
 
 @pytest.mark.check("JWT-EXPIRED-REPLAY")
@@ -217,5 +205,5 @@ def test_expired_token_replay_is_refused(
         )
     reference = genuine(probe, references)
     time.sleep(max(split(session.access)[1]["exp"] - time.time(), 0) + 2)
-    if taken(client, judge_route, reference, session.access, "replayed after exp"):
-        probe.finding("an issued token was still accepted after its exp", client.exchanges[-1:])
+    if sent_and_taken(client, judge_route, reference, session.access, "replayed after exp"):
+        probe.finding("an issued token was still accepted after its exp")

@@ -119,8 +119,11 @@ def after_logout(
     client.close()
 
 
-def replays_spread(probe: Probe, target: Target, replays: Replays) -> None:
-    """Locally the answering worker is known: replays missing the logout's worker decide nothing."""
+def decisive_replays(probe: Probe, target: Target, replays: Replays | None) -> Replays:
+    """The replays after logout, when they can decide: the genuine token was answered 2xx, and
+    (locally, where the answering worker is known) they reached the logout's worker."""
+    if replays is None:
+        probe.inconclusive("the user's genuine token is not answered 2xx on the judge route")
     if (
         replays.logout_worker
         and (target.profile.workers or 1) > 1
@@ -129,6 +132,7 @@ def replays_spread(probe: Probe, target: Target, replays: Replays) -> None:
         probe.inconclusive(
             f"{replays.total} replays never reached the worker that handled the logout"
         )
+    return replays
 
 
 @pytest.mark.check("JWT-LOGOUT-NOOP")
@@ -137,13 +141,10 @@ def test_logout_revokes_the_token(
 ) -> None:
     """A vulnerable target keeps accepting an access token after its logout."""
     need_logout(probe, target)
-    if after_logout is None:
-        probe.inconclusive("the user's genuine token is not answered 2xx on the judge route")
-    replays_spread(probe, target, after_logout)
-    if len(after_logout.accepted) == after_logout.total:
+    replays = decisive_replays(probe, target, after_logout)
+    if len(replays.accepted) == replays.total:
         probe.finding(
-            f"all {after_logout.total} replays of a logged-out token were accepted",
-            after_logout.accepted,
+            f"all {replays.total} replays of a logged-out token were accepted", replays.accepted
         )
 
 
@@ -153,21 +154,17 @@ def test_revocation_holds_on_every_worker(
 ) -> None:
     """A vulnerable target revokes a token in one worker's memory; other workers still accept it."""
     need_logout(probe, target)
-    if after_logout is None:
-        probe.inconclusive("the user's genuine token is not answered 2xx on the judge route")
-    replays_spread(probe, target, after_logout)
-    taken = len(after_logout.accepted)
-    workers = (
-        f" across {len(after_logout.workers_seen)} workers" if after_logout.workers_seen else ""
-    )
+    replays = decisive_replays(probe, target, after_logout)
+    taken = len(replays.accepted)
+    workers = f" across {len(replays.workers_seen)} workers" if replays.workers_seen else ""
     probe.note(
-        f"{after_logout.total} replays{workers}, {taken} accepted",
-        {"replays": after_logout.total, "accepted": taken},
+        f"{replays.total} replays{workers}, {taken} accepted",
+        {"replays": replays.total, "accepted": taken},
     )
-    if 0 < taken < after_logout.total:
+    if 0 < taken < replays.total:
         probe.finding(
-            f"{taken} of {after_logout.total} replays of a logged-out token were accepted{workers}",
-            after_logout.accepted,
+            f"{taken} of {replays.total} replays of a logged-out token were accepted{workers}",
+            replays.accepted,
         )
 
 
