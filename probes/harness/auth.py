@@ -11,7 +11,7 @@ import httpx
 
 from probes.harness.client import ProbeClient
 from probes.harness.profile import Profile, credentials, dotted, user_refs
-from probes.harness.verdicts import HarnessError
+from probes.harness.verdicts import HarnessError, TargetError
 
 
 class LoginFailed(HarnessError):
@@ -21,6 +21,10 @@ class LoginFailed(HarnessError):
     def __init__(self, message: str, *, refused: bool = False) -> None:
         super().__init__(message)
         self.refused = refused
+
+
+class LoginServerError(LoginFailed, TargetError):
+    """The login route answered 5xx: the target failed, so checks report a target error."""
 
 
 @dataclass
@@ -86,7 +90,8 @@ def log_in(client: ProbeClient, profile: Profile, role: str) -> AuthSession:
         response = client.post(profile.login.path, **login_request(profile, username, password))
     access = extract_token(profile, response, profile.tokens.access)
     if access is None:
-        raise LoginFailed(
+        failed = LoginServerError if response.status_code >= 500 else LoginFailed
+        raise failed(
             f"login as {role!r} failed: {_why(profile, response)}",
             refused=refused(profile, response),
         )
