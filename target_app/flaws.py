@@ -112,6 +112,12 @@ _CATALOGUE: tuple[Flaw, ...] = (
         per_process=True,
     ),
     Flaw(
+        "revocation_fail_open",
+        "session",
+        "When Redis cannot be reached, the revocation check answers 'not revoked' (fail open).",
+        ("JWT-REVOCATION-FAIL-OPEN",),
+    ),
+    Flaw(
         "refresh_inactive_user",
         "session",
         "Refresh does not check that the user still exists and is active.",

@@ -71,7 +71,11 @@ def documented(*codes: int) -> dict[int | str, dict[str, object]]:
 
 def _revocation_store(settings: Settings, prefix: str) -> RevocationStore:
     if settings.redis_url and not settings.flaws.on("revocation_per_process"):
-        return RedisRevocationStore(settings.redis_url, prefix=f"{prefix}:rev")
+        return RedisRevocationStore(
+            settings.redis_url,
+            prefix=f"{prefix}:rev",
+            fail_open=settings.flaws.on("revocation_fail_open"),
+        )
     return MemoryRevocationStore()
 
 

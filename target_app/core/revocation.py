@@ -27,15 +27,22 @@ class RevocationStore(Protocol):
 
 
 class RedisRevocationStore:
-    def __init__(self, url: str, prefix: str) -> None:
+    def __init__(self, url: str, prefix: str, *, fail_open: bool = False) -> None:
         self._redis = aioredis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
         self._prefix = prefix
+        # The planted flaw revocation_fail_open: "Redis is down, so nothing is revoked".
+        self._fail_open = fail_open
 
     async def revoke(self, jti: str, ttl_seconds: int) -> None:
         await self._call(self._redis.set(self._revoked(jti), 1, ex=max(ttl_seconds, 1)))
 
     async def is_revoked(self, jti: str) -> bool:
-        return bool(await self._call(self._redis.exists(self._revoked(jti))))
+        try:
+            return bool(await self._call(self._redis.exists(self._revoked(jti))))
+        except StoreUnavailable:
+            if self._fail_open:
+                return False
+            raise
 
     async def track_refresh(self, user_id: str, jti: str, ttl_seconds: int) -> None:
         key = self._refresh_set(user_id)

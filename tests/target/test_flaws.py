@@ -24,6 +24,7 @@ from target_app.core.keys import generate_private_pem
 from target_app.flaws import CATALOGUE, FlawSet, UnknownFlawError, parse_flaws
 from target_app.main import create_app
 from tests.conftest import PASSWORD, SEEDED, TargetFactory, bearer, login, make_settings
+from tests.harness.servers import closed_port
 from tests.target.support import (
     access_token,
     claims,
@@ -83,11 +84,13 @@ REQUIRED_BY_ISSUE = {
     "inactive_401", "no_www_authenticate", "bad_sub_500", "no_security_headers",
     "headers_missing_on_errors_and_preflight", "server_banner", "no_cache_control",
 }  # fmt: skip
+# Beyond the issue's list: each gives a catalogue check a flaw to catch.
+EXTRA = {"revocation_fail_open"}
 CHECK_ID = re.compile(r"^[A-Z][A-Z0-9]*(-[A-Z0-9]+)+$")
 
 
 def test_the_catalogue_holds_every_flaw_the_issue_asks_for() -> None:
-    assert REQUIRED_BY_ISSUE - set(CATALOGUE) == set()
+    assert set(CATALOGUE) == REQUIRED_BY_ISSUE | EXTRA
 
 
 def test_every_flaw_has_a_test() -> None:
@@ -323,6 +326,25 @@ async def test_revocation_per_process(
     # The instance that logged out refuses the token either way; only a shared store tells the
     # other instance.
     assert answers == {"revocation_per_process": (401, 200), "": (401, 401)}
+
+
+@shows("revocation_fail_open")
+async def test_revocation_fail_open(
+    target: TargetFactory, alice: str, redis_url: str, redis_prefix: str
+) -> None:
+    dead_redis = f"redis://127.0.0.1:{closed_port()}/0"
+    answers = {}
+    for flaws in ("revocation_fail_open", ""):
+        token = access_token(alice)
+        prefix = f"{redis_prefix}:{flaws or 'secure'}"
+        async with target(flaws=flaws, redis_url=redis_url, redis_prefix=prefix) as client:
+            assert (await client.post("/auth/logout", headers=bearer(token))).status_code == 200
+            with_redis = (await me(client, token)).status_code
+        async with target(flaws=flaws, redis_url=dead_redis, redis_prefix=prefix) as client:
+            without_redis = (await me(client, token)).status_code
+        answers[flaws] = (with_redis, without_redis)
+    # Secure: the revocation check fails closed (503) while its store is unreachable.
+    assert answers == {"revocation_fail_open": (401, 200), "": (401, 503)}
 
 
 @shows("refresh_inactive_user")
