@@ -13,9 +13,16 @@ from probes.harness.evidence import Redactor
 from probes.harness.exclusive import traffic_lock
 from probes.harness.probe import Probe
 from probes.harness.profile import credentials
-from probes.harness.stats import Decision, Look, alpha_at, decide, delta_for, looks_up_to
+from probes.harness.stats import Decision, Look, looks_up_to
 from probes.harness.target import Target
-from probes.harness.timing import LoginTimer, PacingExhausted, Samples
+from probes.harness.timing import (
+    ENUMERATION,
+    LONG_PASSWORD,
+    LoginTimer,
+    PacingExhausted,
+    Samples,
+    measure_looks,
+)
 
 pytestmark = pytest.mark.exclusive
 VOLATILE = re.compile(r"[0-9a-f]{8,}|\d+", re.IGNORECASE)
@@ -47,43 +54,19 @@ def timing(target: Target, redactor: Redactor) -> Iterator[TimingRun]:
     timer = LoginTimer(target, client, credentials(target.profile.users.user)[0])
     run = TimingRun(timer.samples)
     points = looks_up_to(options.timing_max_pairs)
+    looks: dict[tuple[str, str], Look | None] = {ENUMERATION: None, LONG_PASSWORD: None}
     with traffic_lock(target.base_url, exclusive=True):
         try:
-            measure(timer, run, points, options.timing_alpha, options.timing_delta_ms)
+            run.stopped = measure_looks(
+                timer, looks, points, options.timing_alpha, options.timing_delta_ms
+            )
         except PacingExhausted as exc:
             run.stopped = str(exc)
         finally:
             timer.close()
+    run.enumeration, run.long_password = looks[ENUMERATION], looks[LONG_PASSWORD]
     yield run
     client.close()
-
-
-def measure(
-    timer: LoginTimer, run: TimingRun, points: list[int], alpha: float, delta: float | None
-) -> None:
-    timer.block(keep=False)  # warm-up, discarded
-    attempts = 0
-    for index, point in enumerate(points):
-        while timer.samples.pairs < point and attempts < 3 * points[-1]:
-            attempts += 1
-            timer.block()
-        if timer.samples.pairs < point:
-            run.stopped = f"only {timer.samples.pairs} blocks could be measured"
-            return
-        samples, final = timer.samples, index == len(points) - 1
-        threshold = delta or delta_for(samples.times_ms["E"])
-        look_alpha = alpha_at(index, len(points), alpha)
-        aa = samples.diffs("N2", "N")
-        if run.enumeration is None or run.enumeration.decision is Decision.CONTINUE:
-            run.enumeration = decide(
-                samples.diffs("E", "N"), aa, threshold, look_alpha, final=final
-            )
-        if run.long_password is None or run.long_password.decision is Decision.CONTINUE:
-            run.long_password = decide(
-                samples.diffs("L", "E"), aa, threshold, look_alpha, final=final
-            )
-        if Decision.CONTINUE not in (run.enumeration.decision, run.long_password.decision):
-            return
 
 
 def verdict(probe: Probe, run: TimingRun, look: Look | None, what: str) -> None:

@@ -15,7 +15,7 @@ import secrets
 import string
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import httpx
@@ -25,9 +25,13 @@ from probes.harness.client import ProbeClient, count_sent
 from probes.harness.evidence import Exchange, record
 from probes.harness.limits import parse_limit
 from probes.harness.profile import Profile
+from probes.harness.stats import Decision, Look, alpha_at, decide, delta_for
 from probes.harness.target import Target
 
 ARMS = ("E", "N", "N2", "L")
+# The comparisons the probe decides, as (arm expected slower, arm expected faster) if it leaks.
+ENUMERATION = ("E", "N")
+LONG_PASSWORD = ("L", "E")
 LONG_PASSWORD_BYTES = 80
 BLOCK_TIMEOUT_S = 30.0
 
@@ -64,8 +68,10 @@ class LoginTimer:
         client: ProbeClient,
         username: str,
         progress: Callable[[str], None] | None = None,
+        arms: Sequence[str] = ARMS,
     ) -> None:
         self.target = target
+        self.arms = tuple(arms)
         self.profile: Profile = target.profile
         self.client = client
         self.username = username
@@ -106,7 +112,7 @@ class LoginTimer:
     def block(self, keep: bool = True) -> bool:
         """Measure one block; False when it was dropped (a 429 came back)."""
         client = self._connection()
-        order = list(ARMS)
+        order = list(self.arms)
         self.rng.shuffle(order)
         measured: dict[str, tuple[float, httpx.Response]] = {}
         try:
@@ -162,3 +168,35 @@ class LoginTimer:
 
 class PacingExhausted(Exception):
     pass
+
+
+def measure_looks(
+    timer: LoginTimer,
+    looks: dict[tuple[str, str], Look | None],
+    points: Sequence[int],
+    alpha: float,
+    delta_ms: float | None,
+) -> str | None:
+    """Measure blocks up to each look point and decide each comparison still open, until all are
+    decided or the last point. ``looks`` (keyed by comparison) fills in as it goes, so a
+    ``PacingExhausted`` midway keeps what was decided. Returns why it stopped short, or None."""
+    timer.block(keep=False)  # warm-up, discarded
+    attempts = 0
+    for index, point in enumerate(points):
+        while timer.samples.pairs < point and attempts < 3 * points[-1]:
+            attempts += 1
+            timer.block()
+        samples = timer.samples
+        if samples.pairs < point:
+            return f"only {samples.pairs} blocks could be measured"
+        threshold = delta_ms or delta_for(samples.times_ms["E"])
+        look_alpha = alpha_at(index, len(points), alpha)
+        aa = samples.diffs("N2", "N")
+        for pair, look in looks.items():
+            if look is None or look.decision is Decision.CONTINUE:
+                looks[pair] = decide(
+                    samples.diffs(*pair), aa, threshold, look_alpha, final=index == len(points) - 1
+                )
+        if all(look and look.decision is not Decision.CONTINUE for look in looks.values()):
+            return None
+    return None
