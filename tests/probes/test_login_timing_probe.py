@@ -65,4 +65,4 @@ def test_noisy_target_is_inconclusive_never_uniform(tmp_path: Path) -> None:
     assert run.verdicts()["AUTH-TIMING-ENUMERATION"] == "inconclusive", run.output
     assert run.verdicts()["AUTH-TIMING-LONG-PASSWORD"] == "inconclusive", run.output
     [result] = [r for r in run.results if r["check_id"] == "AUTH-TIMING-ENUMERATION"]
-    assert "noisy" in result["reason"] or "could not decide" in result["reason"]
+    assert "noisy" in result["reason"] or "could not decide" in result["reason"], result
