@@ -99,8 +99,13 @@ def target(pytestconfig: pytest.Config) -> Iterator[Target]:
         if profile is None:
             raise pytest.UsageError(NO_PROFILE)
         url = (base_url or profile.base_url or "").rstrip("/")
-        the_target = Target(url, with_options(profile, overrides), mode="remote")
+        source = (
+            "--base-url" if base_url else f"base_url in {pytestconfig.getoption('target_profile')}"
+        )
+        the_target = Target(url, with_options(profile, overrides), "remote", url_source=source)
         _describe(recorder, the_target)
+        # A URL nothing answers fails here, once, so every check names the URL and its source.
+        the_target.ensure_alive()
         yield the_target
         return
     local = LocalTarget(

@@ -167,16 +167,16 @@ class ProbeClient:
                 response = client.send(request)
             except RETRYABLE as exc:
                 last_error = exc
-                self._keep(record(self.redactor, request, None, error=_describe(exc)), note)
+                self._keep(record(self.redactor, request, None, error=describe_error(exc)), note)
                 time.sleep(0.2 * (attempt + 1))
                 continue
             except httpx.HTTPError as exc:
-                self._keep(record(self.redactor, request, None, error=_describe(exc)), note)
-                raise TargetError(f"{method} {url}: {_describe(exc)}") from exc
+                self._keep(record(self.redactor, request, None, error=describe_error(exc)), note)
+                raise TargetError(f"{method} {url}: {describe_error(exc)}") from exc
             elapsed = (time.perf_counter() - started) * 1000
             self._keep(record(self.redactor, request, response, elapsed_ms=elapsed), note)
             return response
-        raise TargetError(f"{method} {url}: target unreachable ({_describe(last_error)})")
+        raise TargetError(f"{method} {url}: target unreachable ({describe_error(last_error)})")
 
     def _keep(self, exchange: Exchange, note: str | None) -> None:
         exchange.note = note
@@ -188,7 +188,7 @@ def same_origin(a: str, b: str) -> bool:
     return (ua.scheme, ua.host, ua.port) == (ub.scheme, ub.host, ub.port)
 
 
-def _describe(exc: Exception | None) -> str:
+def describe_error(exc: Exception | None) -> str:
     if exc is None:
         return "no response"
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from probes.harness.client import describe_error
 from probes.harness.launcher import LocalTarget
 from probes.harness.profile import Profile
 from probes.harness.verdicts import TargetError
@@ -39,6 +40,9 @@ class Target:
     local: LocalTarget | None = None
     dead_reason: str | None = field(default=None)
     sources: SourcePool = field(default_factory=lambda: SourcePool())
+    # Where the URL came from ("--base-url", "base_url in my.toml"): the place to fix it.
+    url_source: str = "--base-url"
+    answered: bool = field(default=False)
 
     @property
     def grey_box_key(self) -> str | None:
@@ -61,5 +65,11 @@ class Target:
         try:
             httpx.get(f"{self.base_url}{path}", timeout=LIVENESS_TIMEOUT)
         except httpx.HTTPError as exc:
+            if self.local is None and not self.answered:
+                return (
+                    f"nothing answers at {self.base_url} ({describe_error(exc)} on {path}); "
+                    f"check {self.url_source} and that the API is running"
+                )
             return f"the target stopped answering ({type(exc).__name__} on {path})"
+        self.answered = True
         return None

@@ -7,21 +7,9 @@ import pytest
 from probes.harness.auth import LoginFailed, LoginServerError, log_in
 from probes.harness.client import ProbeClient
 from probes.harness.evidence import Redactor
-from probes.harness.profile import Profile, parse_profile
+from probes.harness.profile import Profile
 from probes.harness.results import Verdict, classify
 from tests.harness.servers import Route, http_server
-
-
-@pytest.fixture
-def profile(monkeypatch: pytest.MonkeyPatch) -> Profile:
-    monkeypatch.setenv("T_USER", "alice@example.test")
-    monkeypatch.setenv("T_PASSWORD", "Pw-auth-test")
-    return parse_profile(
-        {
-            "routes": {"protected": ["GET /users/me"]},
-            "users": {"user": {"username_env": "T_USER", "password_env": "T_PASSWORD"}},
-        }
-    )
 
 
 def failed_login(profile: Profile, status: int) -> LoginFailed:

@@ -19,10 +19,10 @@ from tests.robustness.misbehaving import PROFILE, _accounts
 pytestmark = pytest.mark.audit
 
 FAMILIES = ["probes/test_status_codes.py", "probes/test_security_headers.py"]
-# The first request of a check meets it: a login, a sample, or the liveness poll.
-UNREACHABLE = re.compile(
-    r"^target error: (the target stopped answering \(ConnectError on /health\)"
-    r"|(GET|POST) http://127\.0\.0\.1:\d+/\S* target unreachable \(ConnectError: .*refused)"
+# Checked once before any check: each check's reason names the URL, where it came from, the fix.
+UNREACHABLE = (
+    r"^target error: nothing answers at http://127\.0\.0\.1:{port} "
+    r"\(ConnectError: .*refused.* on /health\); check {source} and that the API is running"
 )
 
 
@@ -36,7 +36,8 @@ def env() -> dict[str, str]:
 
 @pytest.mark.parametrize("where", ["--base-url", "profile base_url"])
 def test_unreachable_url_gives_only_errors_naming_the_target(tmp_path: Path, where: str) -> None:
-    url = f"http://127.0.0.1:{closed_port()}"
+    port = closed_port()
+    url = f"http://127.0.0.1:{port}"
     profile = tmp_path / "unreachable.toml"
     if where == "--base-url":
         profile.write_text(PROFILE)
@@ -44,6 +45,8 @@ def test_unreachable_url_gives_only_errors_naming_the_target(tmp_path: Path, whe
     else:
         profile.write_text(f'base_url = "{url}"\n' + PROFILE)
         extra = ["--target-profile", str(profile)]
+    source = "--base-url" if where == "--base-url" else f"base_url in {profile}"
+    unreachable = re.compile(UNREACHABLE.format(port=port, source=re.escape(source)))
 
     started = time.monotonic()
     run = run_audit(tmp_path / "report", FAMILIES, extra=extra, env=env())
@@ -54,11 +57,11 @@ def test_unreachable_url_gives_only_errors_naming_the_target(tmp_path: Path, whe
     assert run.document["summary"]["pass"] == 0
     for result in run.results:
         assert result["verdict"] == "error", (result["check_id"], result["verdict"])
-        assert UNREACHABLE.match(result["reason"] or ""), result["reason"]
+        assert unreachable.match(result["reason"] or ""), result["reason"]
     assert run.returncode == 1, run.output
     # The terminal summary says it once per check, in one line each.
     lines = [
-        line for line in run.output.splitlines() if UNREACHABLE.search(line.split(": ", 1)[-1])
+        line for line in run.output.splitlines() if unreachable.search(line.split(": ", 1)[-1])
     ]
     assert len(lines) >= len(run.results)
     assert seconds < 60, seconds
