@@ -11,6 +11,7 @@ import pytest
 from probes.harness.client import ProbeClient
 from probes.harness.evidence import Redactor
 from probes.harness.exclusive import traffic_lock
+from probes.harness.limits import PacingExhausted
 from probes.harness.probe import Probe
 from probes.harness.profile import credentials
 from probes.harness.stats import Decision, Look, looks_up_to
@@ -19,7 +20,6 @@ from probes.harness.timing import (
     ENUMERATION,
     LONG_PASSWORD,
     LoginTimer,
-    PacingExhausted,
     Samples,
     measure_looks,
 )

@@ -20,6 +20,7 @@ from probes.harness.client import ProbeClient
 from probes.harness.evidence import Exchange, Redactor
 from probes.harness.judge import Reference
 from probes.harness.launcher import LocalTarget
+from probes.harness.limits import PacingExhausted
 from probes.harness.probe import Probe
 from probes.harness.profile import Route
 from probes.harness.ratelimit import (
@@ -27,7 +28,6 @@ from probes.harness.ratelimit import (
     BypassRun,
     Call,
     Multiplication,
-    PacingExhausted,
     Presence,
     Progress,
     Replay,

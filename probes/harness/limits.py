@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import limits
 
+from probes.harness.verdicts import HarnessError
+
 
 @dataclass(frozen=True)
 class Limit:
@@ -21,3 +23,9 @@ def parse_limit(text: str | None) -> Limit | None:
         return None
     item = limits.parse(text)
     return Limit(count=item.amount, seconds=item.get_expiry())
+
+
+class PacingExhausted(HarnessError):
+    """A fresh window needs a longer wait than the pacing budget (audit.max_pacing_wait) allows.
+
+    Shared by every probe that waits out a rate limit (rate limits, login timing)."""

@@ -26,7 +26,7 @@ from probes.harness.auth import extract_token, login_request
 from probes.harness.client import ProbeClient
 from probes.harness.evidence import Exchange, Redactor
 from probes.harness.judge import Reference, accepted
-from probes.harness.limits import Limit, parse_limit
+from probes.harness.limits import Limit, PacingExhausted, parse_limit
 from probes.harness.profile import Profile, Route
 from probes.harness.target import Target
 from probes.harness.verdicts import HarnessError, TargetError
@@ -313,10 +313,6 @@ def processed(status: int | None) -> bool:
 
 
 # --- fresh windows -------------------------------------------------------------------------------
-
-
-class PacingExhausted(HarnessError):
-    """A fresh window needs a longer wait than the pacing budget (audit.max_pacing_wait) allows."""
 
 
 class Windows:

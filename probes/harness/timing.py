@@ -23,7 +23,7 @@ import httpx
 from probes.harness.auth import login_request, retry_after_s
 from probes.harness.client import ProbeClient, count_sent
 from probes.harness.evidence import Exchange, record
-from probes.harness.limits import parse_limit
+from probes.harness.limits import PacingExhausted, parse_limit
 from probes.harness.profile import Profile
 from probes.harness.stats import Decision, Look, alpha_at, decide, delta_for
 from probes.harness.target import Target
@@ -164,10 +164,6 @@ class LoginTimer:
         )
         time.sleep(wait)
         self.samples.waited_s += wait
-
-
-class PacingExhausted(Exception):
-    pass
 
 
 def measure_looks(

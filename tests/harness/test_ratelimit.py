@@ -12,13 +12,12 @@ import httpx
 import pytest
 
 from probes.harness.evidence import Exchange
-from probes.harness.limits import Limit
+from probes.harness.limits import Limit, PacingExhausted
 from probes.harness.profile import Route
 from probes.harness.ratelimit import (
     Answer,
     Burst,
     Call,
-    PacingExhausted,
     RouteLimit,
     Windows,
     body_for,
