@@ -34,6 +34,14 @@ class Run:
     def findings(self) -> set[str]:
         return self.with_verdict("finding")
 
+    def undecided(self) -> list[dict[str, str]]:
+        """Every check that ended inconclusive or error, with its reason."""
+        return [
+            {"check_id": r["check_id"], "verdict": r["verdict"], "reason": r.get("reason") or ""}
+            for r in self.document.get("results", [])
+            if r["verdict"] in ("inconclusive", "error")
+        ]
+
 
 def audit(
     label: str,

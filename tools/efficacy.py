@@ -161,10 +161,19 @@ def summarise(secure: list[Run], groups: list[Group], rows: list[Row]) -> dict[s
         "flaw_run_inconclusive": sum(
             r.document.get("summary", {}).get("inconclusive", 0) for r in runs
         ),
-        "runs": [
-            {"label": r.label, "seconds": round(r.seconds, 1), "summary": r.document.get("summary")}
-            for r in [*secure, *runs]
-        ],
+        "runs": [run_entry(run, []) for run in secure]
+        + [run_entry(g.run, g.spec()) for g in groups if g.run is not None],
+    }
+
+
+def run_entry(run: Run, flaws: list[str]) -> dict[str, object]:
+    """One audit run: its flaws, time, counts, and each check it left undecided, with why."""
+    return {
+        "label": run.label,
+        "flaws": flaws,
+        "seconds": round(run.seconds, 1),
+        "summary": run.document.get("summary"),
+        "undecided": run.undecided(),
     }
 
 
@@ -197,7 +206,20 @@ def markdown(report: dict[str, object], rows: list[Row]) -> str:
         f"Flaw runs: {report['flaw_run_errors']} errors, "
         f"{report['flaw_run_inconclusive']} inconclusive.",
     ]
-    return "\n".join(lines)
+    return "\n".join(lines + undecided_lines(report))
+
+
+def undecided_lines(report: dict[str, object]) -> list[str]:
+    """Name every check a run left undecided, so a reviewer can judge each one."""
+    runs = report["runs"]
+    assert isinstance(runs, list)
+    lines = [
+        f"- {', '.join(f'`{f}`' for f in run['flaws']) or 'secure target'} ({run['label']}): "
+        f"{item['check_id']} {item['verdict']}: {item['reason'] or 'no reason given'}"
+        for run in runs
+        for item in run["undecided"]
+    ]
+    return ["", "Checks left undecided:", "", *lines] if lines else []
 
 
 def write(report: dict[str, object], rows: list[Row]) -> None:
