@@ -32,6 +32,9 @@ from probes.harness.ratelimit import (
 )
 
 LOGIN = Limit(5, 60)
+# A fixed start 30 s into a clock-aligned minute: a burst started at time.time() crosses a minute
+# boundary once in 60 runs, and a remote burst that may cross one is rightly judged unclear.
+MID_MINUTE = 1_700_000_010.0
 
 
 def burst(
@@ -39,6 +42,7 @@ def burst(
     remaining: list[int | None] | None = None,
     workers: list[str | None] | None = None,
     seconds: float = 1.0,
+    started: float = MID_MINUTE,
 ) -> Burst:
     remaining = remaining or [None] * len(statuses)
     workers = workers or [None] * len(statuses)
@@ -46,7 +50,7 @@ def burst(
         Answer("", status, worker=worker, remaining=left)
         for status, left, worker in zip(statuses, remaining, workers, strict=True)
     ]
-    return Burst(answers, LOGIN, time.time() - seconds, seconds, "127.0.0.9")
+    return Burst(answers, LOGIN, started, seconds, "127.0.0.9")
 
 
 def test_more_allowed_than_the_limit_is_a_finding() -> None:
@@ -71,6 +75,17 @@ def test_one_counter_in_one_burst_is_clean_only_when_two_processes_answered() ->
     single = burst(statuses, workers=["1"] * 25)
     assert judge_burst(single, 4, remote=False)[0] == "unclear"
     assert judge_burst(burst(statuses), 4, remote=True) == ("clean", "")
+
+
+def test_a_remote_burst_across_a_clock_aligned_window_edge_is_unclear() -> None:
+    statuses = [401] * 5 + [429] * 20
+    across = burst(statuses, started=MID_MINUTE + 29.5)
+    assert judge_burst(across, 4, remote=True) == (
+        "unclear",
+        "the burst may have spanned two windows",
+    )
+    # Locally a fresh window starts at the burst (a new source address), so no edge is crossed.
+    assert judge_burst(across, 4, remote=False) == ("clean", "")
 
 
 def test_failed_requests_leave_a_burst_unclear() -> None:
