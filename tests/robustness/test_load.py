@@ -176,12 +176,11 @@ def test_login_flood_gets_fast_429s_while_health_and_other_users_work(
     assert len(limited) >= FLOOD - LOGIN_LIMIT
     assert all(o.headers is not None and int(o.headers["retry-after"]) > 0 for o in limited)
     assert "access_token" not in " ".join(o.body for o in flood.outcomes)
-    # "Quickly": a refusal costs no bcrypt, so the typical 429 beats the typical checked login,
-    # and none waits long. (Coarse bounds: the 2-core machine is shared.)
-    typical_429 = summary(flood.latencies(429))["p50_ms"]
-    if allowed_latency:
-        assert typical_429 < summary(allowed_latency)["p50_ms"], (typical_429, allowed_latency)
-    # No 429 waits anywhere near a hang (the 200-connection storm itself costs seconds on 2 cores).
+    # "Quickly": a refusal costs no bcrypt (only LOGIN_LIMIT passwords were checked, above), and
+    # no 429 waits anywhere near a hang. Only a coarse bound here: the 2-core machine is shared,
+    # and the refusals queue behind the first logins' bcrypt (a CI run saw 429 p50 1.6 s against
+    # 0.9 s for the 5 checked logins), so comparing the two medians measured the queue, not the
+    # limiter. `make bench` measures latency precisely.
     assert summary(flood.latencies(429))["p95_ms"] < 10_000
 
     # /health stayed responsive throughout.
